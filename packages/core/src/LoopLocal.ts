@@ -1,0 +1,504 @@
+/**
+ * Loop-local storage, singletons and deferred releases for Effect.
+ *
+ * A loop is a lifetime: an Effect `Scope` plus a table of what was acquired in
+ * it. Expensive things (pools, clients, browsers) are acquired once per loop
+ * and per key, reused by every caller, and released when the loop closes, last
+ * acquired first.
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { keyOfArgs } from "./internal/key.js"
+import * as internal from "./internal/loop.js"
+
+/**
+ * A lifetime: its scope closing is its end, at which everything acquired in it
+ * is released.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const loop = yield* LoopLocal.LoopLocal
+ *   return loop.id
+ * })
+ * ```
+ */
+export interface Loop {
+  /** Unique in the realm, increasing. */
+  readonly id: number
+  /** The loop's scope: closing it is the loop's end. */
+  readonly scope: Scope.Scope
+  /** True from the moment the loop begins to close. */
+  readonly isClosed: boolean
+  /** Runs an effect on this loop. Rejects with `LoopClosedError` once the loop is closed. */
+  runPromise<A, E>(effect: Effect.Effect<A, E, LoopLocal>): Promise<A>
+}
+
+/**
+ * The service giving the current loop.
+ *
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * ```ts
+ * import { Effect, ManagedRuntime } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const runtime = ManagedRuntime.make(LoopLocal.layer)
+ * await runtime.runPromise(Effect.map(LoopLocal.LoopLocal, (loop) => loop.id))
+ * await runtime.dispose()
+ * ```
+ */
+export class LoopLocal extends Context.Tag(internal.TagKey)<LoopLocal, Loop>() {}
+
+/**
+ * What any use of a closed loop gets. On the Effect side it is a defect
+ * (`Effect.die`), since using a lifetime after its end is a bug in the caller.
+ *
+ * @since 0.1.0
+ * @category errors
+ * @example
+ * ```ts
+ * import { Cause, Effect, Exit, Option } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const isClosedLoop = (exit: Exit.Exit<unknown, unknown>) =>
+ *   Exit.isFailure(exit) &&
+ *   Option.exists(Cause.dieOption(exit.cause), (e) => e instanceof LoopLocal.LoopClosedError)
+ * ```
+ */
+export const LoopClosedError: new(args: { readonly loopId: number; readonly message: string }) => LoopClosedError =
+  internal.LoopClosedError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export interface LoopClosedError extends Cause.YieldableError {
+  readonly _tag: "LoopClosedError"
+  readonly loopId: number
+}
+
+/**
+ * Which primitive acquired an entry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EntryKind = "singleton" | "stickySingleton" | "enter" | "enterOnce" | "sticky" | "atExit" | "memoize"
+
+/**
+ * One thing a loop holds, as `inspect` lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EntryInfo {
+  readonly kind: EntryKind
+  /** The arguments or resource it is keyed by, rendered for people (passwords in URLs masked). */
+  readonly key: string
+  readonly acquiredAt: Date
+  /** How long the acquisition took, in milliseconds. */
+  readonly acquireMs: number
+}
+
+/**
+ * The outcome of one release when a loop closed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReleaseReport {
+  readonly kind: EntryKind
+  readonly key: string
+  readonly durationMs: number
+  readonly outcome: "ok" | "failed"
+  /** Why it failed, when it did. */
+  readonly cause: Cause.Cause<unknown> | undefined
+}
+
+/**
+ * What closing a loop released, in the order it ran the releases.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShutdownReport {
+  readonly loopId: number
+  readonly releases: ReadonlyArray<ReleaseReport>
+  readonly durationMs: number
+}
+
+/**
+ * A new loop, closed when the given scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const program = Effect.scoped(Effect.map(LoopLocal.make, (loop) => loop.id))
+ * ```
+ */
+export const make: Effect.Effect<Loop, never, Scope.Scope> = internal.makeLoop
+
+/**
+ * A new loop per build of this layer, closed with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Effect, ManagedRuntime } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const runtime = ManagedRuntime.make(LoopLocal.layer)
+ * await runtime.runPromise(LoopLocal.atExit(Effect.log("bye")))
+ * await runtime.dispose() // logs "bye"
+ * ```
+ */
+export const layer: Layer.Layer<LoopLocal> = Layer.scoped(LoopLocal, make)
+
+/**
+ * The realm's default loop (one per process or worker thread, shared by every
+ * copy of this package). This layer does not own it: its teardown closes
+ * nothing; `shutdown` does.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * await Effect.runPromise(Effect.provide(LoopLocal.storage, LoopLocal.Default))
+ * ```
+ */
+export const Default: Layer.Layer<LoopLocal> = Layer.sync(LoopLocal, internal.defaultLoop)
+
+/**
+ * Runs an effect on the default loop.
+ *
+ * @since 0.1.0
+ * @category running
+ * @example
+ * ```ts
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const map = await LoopLocal.runPromise(LoopLocal.storage)
+ * ```
+ */
+export const runPromise = <A, E>(effect: Effect.Effect<A, E, LoopLocal>): Promise<A> =>
+  internal.defaultLoop().runPromise(effect)
+
+/**
+ * Closes the default loop now, running its releases, and reports them.
+ * Idempotent: later calls wait for the same close and get the same report.
+ *
+ * @since 0.1.0
+ * @category running
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const report = await Effect.runPromise(LoopLocal.shutdown)
+ * ```
+ */
+export const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => internal.closeLoop(internal.defaultLoop()))
+
+/**
+ * The loop's own `Map`: the same for every call in one loop, another in
+ * another loop.
+ *
+ * @since 0.1.0
+ * @category storage
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const visits = Effect.map(LoopLocal.storage, (map) => {
+ *   const n = ((map.get("visits") as number | undefined) ?? 0) + 1
+ *   map.set("visits", n)
+ *   return n
+ * })
+ * ```
+ */
+export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = internal.withLoop((loop) =>
+  Effect.succeed(loop.storage)
+)
+
+/**
+ * Registers a finalizer to run when the loop closes, in reverse order of
+ * registration together with every release of the loop. It runs with the
+ * context it was registered in.
+ *
+ * @since 0.1.0
+ * @category finalization
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const program = LoopLocal.atExit(Effect.log("the loop is closing"))
+ * ```
+ */
+export const atExit: <R>(finalizer: Effect.Effect<unknown, never, R>) => Effect.Effect<void, never, R | LoopLocal> =
+  internal.atExit
+
+/**
+ * Acquires a scoped resource now, with the loop's lifetime: its release runs
+ * when the loop closes. Every call acquires again.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const connection = Effect.acquireRelease(
+ *   Effect.sync(() => ({ open: true })),
+ *   (c) => Effect.sync(() => { c.open = false })
+ * )
+ * const program = Effect.map(LoopLocal.enter(connection), (c) => c.open)
+ * ```
+ */
+export const enter = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
+  internal.withLoop((loop) => internal.acquireUnshared(loop, "enter", resource))
+
+const identity = <A>(a: A): A => a
+
+/** `enterOnce` and `sticky` share one key space: the resource's identity. */
+const onceOwner = internal.makeOwner(true)
+
+/**
+ * Like `enter`, but once per loop per resource (the `Effect` value, by
+ * identity): later and concurrent calls share the first acquisition.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const browser = Effect.acquireRelease(Effect.sync(() => ({ pages: 0 })), () => Effect.void)
+ * const program = Effect.gen(function* () {
+ *   const a = yield* LoopLocal.enterOnce(browser)
+ *   const b = yield* LoopLocal.enterOnce(browser)
+ *   return a === b // true
+ * })
+ * ```
+ */
+export const enterOnce = <A, E, R>(
+  resource: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
+  Effect.withFiberRuntime((fiber) =>
+    internal.getOrAcquire(fiber, onceOwner, "enterOnce", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
+  )
+
+/**
+ * A drop-in replacement for a scoped resource: usable wherever it was
+ * (`Effect.scoped`, `Layer.scoped`), but the first use acquires it for the
+ * whole loop, every later use yields the same value, the caller's scope
+ * closing releases nothing, and the release runs once when the loop closes.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const client = LoopLocal.sticky(
+ *   Effect.acquireRelease(Effect.sync(() => ({ id: 1 })), () => Effect.log("closed"))
+ * )
+ * const program = Effect.scoped(client) // releases nothing when this scope closes
+ * ```
+ */
+export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | LoopLocal> =>
+  Effect.withFiberRuntime((fiber) =>
+    internal.getOrAcquire(fiber, onceOwner, "sticky", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
+  )
+
+/**
+ * A function whose result is cached per loop and per arguments, with a way to
+ * drop one cached result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Keyed<Args extends ReadonlyArray<unknown>, A, E, R> = ((...args: Args) => Effect.Effect<A, E, R>) & {
+  /** Releases the instance for these arguments now (if it holds a release) and forgets it; the next call acquires anew. */
+  invalidate(...args: Args): Effect.Effect<void, never, LoopLocal>
+}
+
+/**
+ * Options of `singleton` and `stickySingleton`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyOptions<Args extends ReadonlyArray<unknown>> {
+  /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */
+  readonly key?: ((...args: Args) => unknown) | undefined
+}
+
+const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
+  kind: EntryKind,
+  scoped: boolean,
+  f: (...args: Args) => Effect.Effect<A, E, R>,
+  options: KeyOptions<Args> | undefined
+): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
+  if (typeof f !== "function") throw new TypeError(`loop-local: ${kind} expects a function, got ${typeof f}`)
+  const keyOf = options?.key
+  if (keyOf !== undefined && typeof keyOf !== "function") {
+    throw new TypeError(`loop-local: ${kind} expects options.key to be a function, got ${typeof keyOf}`)
+  }
+  const owner = internal.makeOwner(false)
+  const call = function(this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
+    if (keyOf === undefined && arguments.length === 1) {
+      const arg: unknown = arguments[0]
+      return Effect.withFiberRuntime((fiber) => internal.getOrAcquire(fiber, owner, kind, scoped, f, arg, undefined))
+    }
+    const args = Array.prototype.slice.call(arguments) as unknown as Args
+    return Effect.withFiberRuntime((fiber) =>
+      internal.getOrAcquire(fiber, owner, kind, scoped, f, keyOf === undefined ? keyOfArgs(args) : keyOf(...args), args)
+    )
+  }
+  return Object.assign(call, {
+    invalidate: (...args: Args) =>
+      Effect.suspend(() => internal.invalidate(owner, keyOf === undefined ? keyOfArgs(args) : keyOf(...args)))
+  })
+}
+
+/**
+ * Caches `f(...args)` per loop and per arguments: the effect runs once per key
+ * per loop, later calls yield the same value. For effects that need no
+ * `Scope`; use `stickySingleton` for resources.
+ *
+ * Arguments are compared by value: primitives by value, plain objects and
+ * arrays structurally (deep, key order irrelevant), `Equal` values by
+ * `Equal`/`Hash`, anything else by identity; `options.key` overrides.
+ * Concurrent first calls share one run; a failure is not cached.
+ *
+ * @since 0.1.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const Config = LoopLocal.singleton((env: string) => Effect.sync(() => ({ env, loadedAt: Date.now() })))
+ * const program = Effect.gen(function* () {
+ *   const a = yield* Config("prod")
+ *   const b = yield* Config("prod")
+ *   return a === b // true
+ * })
+ * ```
+ */
+export const singleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
+  f: (...args: Args) => Effect.Effect<A, E, R>,
+  options?: KeyOptions<Args>
+): Keyed<Args, A, E, R | LoopLocal> => keyed("singleton", false, f, options) as Keyed<Args, A, E, R | LoopLocal>
+
+/**
+ * `singleton` over scoped effects: acquired once per loop per key, released
+ * when the loop closes (or on `invalidate`).
+ *
+ * @since 0.1.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const Pool = LoopLocal.stickySingleton((url: string) =>
+ *   Effect.acquireRelease(
+ *     Effect.sync(() => ({ url, connections: 0 })),
+ *     (pool) => Effect.log(`closing ${pool.url}`)
+ *   )
+ * )
+ * const program = Effect.flatMap(Pool("postgres://localhost/app"), (pool) => Effect.log(pool.url))
+ * ```
+ */
+export const stickySingleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
+  f: (...args: Args) => Effect.Effect<A, E, R>,
+  options?: KeyOptions<Args>
+): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => keyed("stickySingleton", true, f, options)
+
+const buildLayer = (layer: Layer.Layer<any, any, any>) => Layer.build(layer)
+
+/** Every `memoize(layer)` of one layer shares one build per loop. */
+const layerOwner = internal.makeOwner(true)
+
+/**
+ * A layer built once per loop however often it is provided (across
+ * `Effect.provide` calls and `runPromise` calls), released when the loop
+ * closes. Given a function returning layers, memoizes per arguments.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Context, Effect, Layer } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * class Db extends Context.Tag("Db")<Db, { readonly url: string }>() {}
+ * const DbLive = LoopLocal.memoize(Layer.scoped(Db, Effect.acquireRelease(
+ *   Effect.sync(() => ({ url: "postgres://localhost/app" })),
+ *   () => Effect.log("db closed")
+ * )))
+ * const handler = Effect.provide(Db, DbLive) // built once per loop
+ * ```
+ */
+export const memoize: {
+  <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>): Layer.Layer<ROut, E, RIn | LoopLocal>
+  <Args extends ReadonlyArray<unknown>, ROut, E, RIn>(
+    f: (...args: Args) => Layer.Layer<ROut, E, RIn>
+  ): (...args: Args) => Layer.Layer<ROut, E, RIn | LoopLocal>
+} = (self: Layer.Layer<any, any, any> | ((...args: ReadonlyArray<any>) => Layer.Layer<any, any, any>)): any => {
+  if (Layer.isLayer(self)) {
+    return Layer.effectContext(
+      Effect.withFiberRuntime<Context.Context<any>, any, any>((fiber) =>
+        internal.getOrAcquire(fiber, layerOwner, "memoize", true, buildLayer, self, undefined)
+      )
+    )
+  }
+  if (typeof self !== "function") throw new TypeError(`loop-local: memoize expects a Layer or a function, got ${typeof self}`)
+  const build = keyed("memoize", true, (...args: ReadonlyArray<any>) => Layer.build(self(...args)), undefined)
+  return (...args: ReadonlyArray<any>) => Layer.effectContext(build(...args))
+}
+
+/**
+ * What the loop holds now: every cached value and every pending release, in
+ * order of acquisition completion.
+ *
+ * @since 0.1.0
+ * @category observability
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const program = Effect.flatMap(LoopLocal.inspect, (entries) =>
+ *   Effect.log(entries.map((e) => `${e.kind} ${e.key}`).join("\n")))
+ * ```
+ */
+export const inspect: Effect.Effect<ReadonlyArray<EntryInfo>, never, LoopLocal> = internal.withLoop((loop) =>
+  Effect.sync(() => loop.inspect())
+)

@@ -1,0 +1,182 @@
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
+
+/**
+ * The key of a call with zero or several arguments. A single argument is its
+ * own key, so the common one-argument hit needs no allocation.
+ */
+class ArgList {
+  constructor(readonly args: ReadonlyArray<unknown>) {}
+}
+
+const NO_ARGS = Symbol.for("@loop-local/core/NoArgs")
+
+/** @internal */
+export const keyOfArgs = (args: ArrayLike<unknown>): unknown =>
+  args.length === 1 ? args[0] : args.length === 0 ? NO_ARGS : new ArgList(Array.from(args))
+
+const isPlainObject = (u: object): boolean => {
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/** Keys compared by content rather than identity. */
+const isStructural = (u: unknown): u is object =>
+  typeof u === "object" && u !== null &&
+  (Array.isArray(u) || u instanceof ArgList || isPlainObject(u) || Equal.isEqual(u))
+
+const cyclicKeyError = () =>
+  new TypeError("loop-local: a key must not contain itself (cyclic object or array); pass options.key to derive a key")
+
+const hashKey = (u: unknown, ancestors: Array<object>): number => {
+  if (!isStructural(u)) return Hash.hash(u)
+  if (!Array.isArray(u) && !(u instanceof ArgList) && !isPlainObject(u)) return Hash.hash(u)
+  if (ancestors.includes(u)) throw cyclicKeyError()
+  ancestors.push(u)
+  let h: number
+  if (Array.isArray(u) || u instanceof ArgList) {
+    const items: ReadonlyArray<unknown> = u instanceof ArgList ? u.args : u
+    h = u instanceof ArgList ? 0x2a5b : 0x1f3d
+    for (let i = 0; i < items.length; i++) h = Hash.combine(hashKey(items[i], ancestors))(h)
+  } else {
+    // Summing per-property hashes makes the hash independent of key order.
+    h = 0x7e11
+    for (const k of Object.keys(u)) {
+      h = (h + Hash.combine(hashKey((u as Record<string, unknown>)[k], ancestors))(Hash.string(k))) | 0
+    }
+  }
+  ancestors.pop()
+  return Hash.optimize(h)
+}
+
+const equalKeys = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (!isStructural(a) || !isStructural(b)) return a !== a && b !== b // NaN
+  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)
+  if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b)
+  if (isPlainObject(a)) {
+    if (Array.isArray(b) || b instanceof ArgList || !isPlainObject(b)) return false
+    const ka = Object.keys(a)
+    if (ka.length !== Object.keys(b).length) return false
+    for (const k of ka) {
+      if (!Object.prototype.hasOwnProperty.call(b, k)) return false
+      if (!equalKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+    }
+    return true
+  }
+  return Equal.equals(a, b)
+}
+
+const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (!equalKeys(a[i], b[i])) return false
+  return true
+}
+
+/** A copy of the plain parts of a key, so that a caller mutating its argument later cannot corrupt the table. */
+const snapshot = (u: unknown): unknown => {
+  if (u instanceof ArgList) return new ArgList(u.args.map(snapshot))
+  if (Array.isArray(u)) return Object.freeze(u.map(snapshot))
+  if (typeof u === "object" && u !== null && isPlainObject(u)) {
+    const copy: Record<string, unknown> = {}
+    for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k])
+    return Object.freeze(copy)
+  }
+  return u
+}
+
+interface Bucket<V> {
+  readonly key: unknown
+  readonly value: V
+}
+
+/**
+ * A map from keys to values where primitives, class instances and functions
+ * are compared as a `Map` compares them, and plain objects, arrays and `Equal`
+ * values by content.
+ *
+ * @internal
+ */
+export class KeyTable<V> {
+  private readonly byValue = new Map<unknown, V>()
+  private byHash: Map<number, Array<Bucket<V>>> | undefined
+
+  /** With `byIdentity`, every key is compared as a `Map` compares it. */
+  constructor(private readonly byIdentity: boolean) {}
+
+  get(key: unknown): V | undefined {
+    if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
+    const buckets = this.byHash?.get(hashKey(key, []))
+    if (buckets === undefined) return undefined
+    for (const bucket of buckets) if (equalKeys(bucket.key, key)) return bucket.value
+    return undefined
+  }
+
+  set(key: unknown, value: V): void {
+    if (this.byIdentity || !isStructural(key)) {
+      this.byValue.set(key, value)
+      return
+    }
+    const h = hashKey(key, [])
+    this.byHash ??= new Map()
+    const buckets = this.byHash.get(h)
+    const bucket = { key: snapshot(key), value }
+    if (buckets === undefined) {
+      this.byHash.set(h, [bucket])
+      return
+    }
+    const i = buckets.findIndex((b) => equalKeys(b.key, key))
+    if (i === -1) buckets.push(bucket)
+    else buckets[i] = bucket
+  }
+
+  /** Removes the key only while it still maps to `value`. */
+  delete(key: unknown, value: V): void {
+    if (this.byIdentity || !isStructural(key)) {
+      if (this.byValue.get(key) === value) this.byValue.delete(key)
+      return
+    }
+    const h = hashKey(key, [])
+    const buckets = this.byHash?.get(h)
+    if (buckets === undefined) return
+    const i = buckets.findIndex((b) => b.value === value)
+    if (i === -1) return
+    buckets.splice(i, 1)
+    if (buckets.length === 0) this.byHash!.delete(h)
+  }
+
+  *values(): IterableIterator<V> {
+    yield* this.byValue.values()
+    if (this.byHash !== undefined) for (const buckets of this.byHash.values()) for (const b of buckets) yield b.value
+  }
+}
+
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi
+
+/** Renders a key for people: readable, bounded, with passwords in URLs masked. @internal */
+export const renderKey = (key: unknown): string => {
+  const seen: Array<object> = []
+  const render = (u: unknown, depth: number): string => {
+    if (u === NO_ARGS) return "()"
+    if (typeof u === "string") return JSON.stringify(u.replace(URL_CREDENTIALS, "$1***@"))
+    if (typeof u === "bigint") return `${u}n`
+    if (typeof u === "function") return `[function ${u.name || "anonymous"}]`
+    if (typeof u !== "object" || u === null) return String(u)
+    if (seen.includes(u)) return "[cycle]"
+    if (depth > 3) return "…"
+    seen.push(u)
+    try {
+      if (u instanceof ArgList) return `(${u.args.map((a) => render(a, depth + 1)).join(", ")})`
+      if (Array.isArray(u)) return `[${u.map((a) => render(a, depth + 1)).join(", ")}]`
+      if (isPlainObject(u)) {
+        return `{ ${Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`).join(", ")} }`
+      }
+      const name = (u as { constructor?: { name?: string } }).constructor?.name
+      return `[${name || "object"}]`
+    } finally {
+      seen.pop()
+    }
+  }
+  const text = render(key, 0)
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text
+}

@@ -1,0 +1,386 @@
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Scope from "effect/Scope"
+import type * as LoopLocal from "../LoopLocal.js"
+import { KeyTable, renderKey } from "./key.js"
+
+/** @internal */
+export const TagKey = "@loop-local/core/LoopLocal"
+
+/** @internal */
+export const LoopTag = Context.GenericTag<LoopLocal.LoopLocal, LoopLocal.Loop>(TagKey)
+
+/** @internal */
+export class LoopClosedError extends Data.TaggedError("LoopClosedError")<{
+  readonly loopId: number
+  readonly message: string
+}> {}
+
+const closedError = (loopId: number) =>
+  new LoopClosedError({ loopId, message: `loop-local: loop ${loopId} is closed` })
+
+/**
+ * Who owns a set of keys in a loop's table: one per `singleton`,
+ * `stickySingleton` or memoized layer, and one shared by every `enterOnce` and
+ * `sticky` (keyed by the resource's identity).
+ *
+ * @internal
+ */
+export interface Owner {
+  readonly byIdentity: boolean
+}
+
+/** @internal */
+export const makeOwner = (byIdentity: boolean): Owner => ({ byIdentity })
+
+/**
+ * One acquisition in a loop: pending while its construction runs, then ready,
+ * holding the value (as a successful `Exit`, returned as is on a hit) and the
+ * release that the loop runs when it closes.
+ *
+ * @internal
+ */
+export class Entry {
+  exit: Exit.Exit<unknown> | undefined = undefined
+  deferred: Deferred.Deferred<unknown, unknown> | undefined = undefined
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  release: Effect.Effect<void> | undefined = undefined
+  acquiredAt = 0
+  acquireMs = 0
+  constructor(
+    readonly kind: LoopLocal.EntryKind,
+    readonly key: unknown,
+    readonly table: KeyTable<Entry> | undefined
+  ) {}
+}
+
+/** @internal */
+export class LoopImpl implements LoopLocal.Loop {
+  readonly storage = new Map<unknown, unknown>()
+  readonly tables = new Map<Owner, KeyTable<Entry>>()
+  /** Entries holding a release, in order of acquisition completion. */
+  readonly releases = new Set<Entry>()
+  readonly pending = new Set<Entry>()
+  readonly records: Array<LoopLocal.ReleaseReport> = []
+  readonly closed: Deferred.Deferred<LoopLocal.ShutdownReport>
+  closing = false
+  /** Set once the close has taken its snapshot of `releases`: later completions release at once. */
+  releasing = false
+  atExitCount = 0
+
+  constructor(readonly id: number, readonly scope: Scope.CloseableScope) {
+    this.closed = Deferred.unsafeMake(FiberId.none)
+  }
+
+  get isClosed(): boolean {
+    return this.closing
+  }
+
+  runPromise<A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>): Promise<A> {
+    if (this.closing) return Promise.reject(closedError(this.id))
+    return Effect.runPromise(Effect.provideService(effect, LoopTag, this))
+  }
+
+  die(): Effect.Effect<never> {
+    return Effect.die(closedError(this.id))
+  }
+
+  /** The loop's end: a finalizer on its scope, added first so that it runs last. */
+  readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.closing) return Deferred.await(this.closed)
+    this.closing = true
+    const started = Date.now()
+    const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    for (const entry of this.pending) if (entry.fiber !== undefined) fibers.push(entry.fiber)
+    return Fiber.interruptAll(fibers).pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        this.releasing = true
+        const entries = Array.from(this.releases).reverse()
+        this.releases.clear()
+        return Effect.forEach(entries, (entry) => this.release(entry), { discard: true })
+      })),
+      Effect.zipRight(Effect.suspend(() => {
+        this.storage.clear()
+        this.tables.clear()
+        Deferred.unsafeDone(
+          this.closed,
+          Exit.succeed({ loopId: this.id, releases: this.records, durationMs: Date.now() - started })
+        )
+        const failures = this.records.flatMap((r) => r.cause === undefined ? [] : [r.cause])
+        return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
+      }))
+    ) as Effect.Effect<void>
+  })
+
+  /** Runs one entry's release, recording its outcome for the shutdown report. */
+  release(entry: Entry): Effect.Effect<void> {
+    const release = entry.release
+    if (release === undefined) return Effect.void
+    entry.release = undefined
+    return Effect.suspend(() => {
+      const started = Date.now()
+      return Effect.exit(release).pipe(Effect.map((exit) => {
+        this.records.push({
+          kind: entry.kind,
+          key: renderKey(entry.key),
+          durationMs: Date.now() - started,
+          outcome: Exit.isSuccess(exit) ? "ok" : "failed",
+          cause: Exit.isSuccess(exit) ? undefined : exit.cause
+        })
+      }))
+    })
+  }
+
+  /** What the loop holds now, in order of acquisition completion. */
+  inspect(): ReadonlyArray<LoopLocal.EntryInfo> {
+    const held = new Set<Entry>(this.releases)
+    for (const table of this.tables.values()) for (const entry of table.values()) if (entry.exit) held.add(entry)
+    return Array.from(held).sort((a, b) => a.acquiredAt - b.acquiredAt).map((entry) => ({
+      kind: entry.kind,
+      key: renderKey(entry.key),
+      acquiredAt: new Date(entry.acquiredAt),
+      acquireMs: entry.acquireMs
+    }))
+  }
+}
+
+interface Realm {
+  nextLoopId: number
+  defaultLoop: LoopImpl | undefined
+}
+
+/** Shared by every copy of this package in the realm, so that there is one default loop and one id sequence. */
+const realm = (): Realm => {
+  const slot = Symbol.for("@loop-local/core/Realm")
+  const global = globalThis as { [slot]?: Realm }
+  return global[slot] ??= { nextLoopId: 1, defaultLoop: undefined }
+}
+
+/** @internal */
+export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flatMap(
+  Scope.Scope,
+  (parent) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
+      const loop = new LoopImpl(realm().nextLoopId++, scope)
+      return Effect.as(Scope.addFinalizer(scope, loop.close), loop)
+    })
+)
+
+/** @internal */
+export const defaultLoop = (): LoopImpl => {
+  const r = realm()
+  if (r.defaultLoop === undefined) {
+    const scope = Effect.runSync(Scope.make())
+    const loop = new LoopImpl(r.nextLoopId++, scope)
+    Effect.runSync(Scope.addFinalizer(scope, loop.close))
+    r.defaultLoop = loop
+  }
+  return r.defaultLoop
+}
+
+/** @internal */
+export const closeLoop = (loop: LoopImpl): Effect.Effect<LoopLocal.ShutdownReport> =>
+  Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+
+const loopOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): LoopImpl | undefined =>
+  fiber.currentContext.unsafeMap.get(TagKey)
+
+const unusable = (loop: LoopImpl | undefined): Effect.Effect<never> =>
+  loop === undefined ? Effect.dieMessage("loop-local: no LoopLocal service in the context") : loop.die()
+
+/**
+ * Runs `f` on the fiber's loop, or fails with `LoopClosedError` if that loop
+ * is closed.
+ *
+ * @internal
+ */
+export const withLoop = <A, E, R>(
+  f: (loop: LoopImpl, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | LoopLocal.LoopLocal> =>
+  Effect.withFiberRuntime((fiber) => {
+    const loop = loopOf(fiber)
+    return loop === undefined || loop.closing ? unusable(loop) : f(loop, fiber)
+  })
+
+/**
+ * The cached value for `key` on the fiber's loop, or the shared acquisition
+ * of `f(key)` (or `f(...args)` when `args` are given). This is the hot path of
+ * every keyed primitive: a hit reads two maps and returns the stored `Exit`,
+ * so callers wrap it in `Effect.withFiberRuntime` and allocate nothing else.
+ *
+ * @internal
+ */
+export const getOrAcquire = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  owner: Owner,
+  kind: LoopLocal.EntryKind,
+  scoped: boolean,
+  f: (...args: ReadonlyArray<any>) => Effect.Effect<A, E, R>,
+  key: unknown,
+  args: ReadonlyArray<unknown> | undefined
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  const loop = loopOf(fiber)
+  if (loop === undefined || loop.closing) return unusable(loop)
+  const entry = loop.tables.get(owner)?.get(key)
+  if (entry !== undefined && entry.exit !== undefined) return entry.exit as Exit.Exit<A>
+  return acquireShared(loop, owner, kind, scoped, key, () => args === undefined ? f(key) : f(...args))
+}
+
+const acquireShared = <A, E, R>(
+  loop: LoopImpl,
+  owner: Owner,
+  kind: LoopLocal.EntryKind,
+  scoped: boolean,
+  key: unknown,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  let table = loop.tables.get(owner)
+  if (table === undefined) {
+    table = new KeyTable(owner.byIdentity)
+    loop.tables.set(owner, table)
+  }
+  const existing = table.get(key)
+  if (existing !== undefined) return awaitEntry<A, E>(existing)
+  const entry = new Entry(kind, key, table)
+  table.set(key, entry)
+  return Effect.zipRight(construct(loop, entry, scoped, make), awaitEntry<A, E>(entry))
+}
+
+const awaitEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
+  (entry.exit ?? Deferred.await(entry.deferred!)) as Effect.Effect<A, E>
+
+/**
+ * An acquisition of its own for each call (`enter`): the caller's interruption
+ * interrupts it, and the partial resource is released.
+ *
+ * @internal
+ */
+export const acquireUnshared = <A, E, R>(
+  loop: LoopImpl,
+  kind: LoopLocal.EntryKind,
+  resource: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  const entry = new Entry(kind, resource, undefined)
+  return Effect.flatMap(
+    construct(loop, entry, true, () => resource),
+    (fiber) => Effect.onInterrupt(awaitEntry<A, E>(entry), () => Fiber.interrupt(fiber))
+  )
+}
+
+/**
+ * Starts the construction of `entry` on a fiber of its own, so that a waiter's
+ * interruption cannot interrupt it; only the loop's close does.
+ */
+const construct = <A, E, R>(
+  loop: LoopImpl,
+  entry: Entry,
+  scoped: boolean,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> => {
+  entry.deferred = Deferred.unsafeMake(FiberId.none)
+  loop.pending.add(entry)
+  const construction = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
+      const started = Date.now()
+      if (!scoped) {
+        return Effect.flatMap(Effect.exit(restore(make())), (exit) => settle(loop, entry, exit, undefined, started))
+      }
+      return Effect.flatMap(
+        Scope.make(),
+        (scope) =>
+          Effect.flatMap(
+            Effect.exit(restore(Scope.extend(make(), scope))),
+            (exit) => settle(loop, entry, exit, scope, started)
+          )
+      )
+    })
+  ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+  return Effect.tap(Effect.forkDaemon(construction), (fiber) => {
+    entry.fiber = fiber
+  })
+}
+
+const settle = <A, E>(
+  loop: LoopImpl,
+  entry: Entry,
+  exit: Exit.Exit<A, E>,
+  scope: Scope.CloseableScope | undefined,
+  started: number
+): Effect.Effect<void> => {
+  loop.pending.delete(entry)
+  entry.fiber = undefined
+  const deferred = entry.deferred!
+  entry.deferred = undefined
+  if (Exit.isFailure(exit)) {
+    entry.table?.delete(entry.key, entry)
+    const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
+    if (scope === undefined) {
+      Deferred.unsafeDone(deferred, Exit.failCause(cause))
+      return Effect.void
+    }
+    // The partial resource is released before any waiter sees the failure.
+    return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (released) => {
+      Deferred.unsafeDone(
+        deferred,
+        Exit.failCause(Exit.isFailure(released) ? Cause.sequential(cause, released.cause) : cause)
+      )
+      return Effect.void
+    })
+  }
+  entry.acquiredAt = Date.now()
+  entry.acquireMs = entry.acquiredAt - started
+  if (scope !== undefined) entry.release = Scope.close(scope, Exit.void)
+  if (!loop.closing) {
+    if (entry.release !== undefined) loop.releases.add(entry)
+    entry.exit = Exit.succeed(exit.value)
+    Deferred.unsafeDone(deferred, entry.exit)
+    return Effect.void
+  }
+  // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
+  entry.table?.delete(entry.key, entry)
+  Deferred.unsafeDone(deferred, loop.die())
+  if (entry.release === undefined) return Effect.void
+  if (!loop.releasing) {
+    loop.releases.add(entry)
+    return Effect.void
+  }
+  return loop.release(entry)
+}
+
+/**
+ * Releases one cached entry now and forgets it, waiting first for a
+ * construction in flight.
+ *
+ * @internal
+ */
+export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, never, LoopLocal.LoopLocal> =>
+  withLoop((loop) => {
+    const entry = loop.tables.get(owner)?.get(key)
+    if (entry === undefined) return Effect.void
+    if (entry.exit === undefined) {
+      return Effect.zipRight(Effect.exit(Deferred.await(entry.deferred!)), invalidate(owner, key))
+    }
+    entry.table!.delete(key, entry)
+    loop.releases.delete(entry)
+    const release = entry.release
+    entry.release = undefined
+    return release ?? Effect.void
+  })
+
+/** @internal */
+export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
+  withLoop((loop, fiber) => {
+    const entry = new Entry("atExit", `#${++loop.atExitCount}`, undefined)
+    entry.release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
+    entry.acquiredAt = Date.now()
+    loop.releases.add(entry)
+    return Effect.void
+  })
