@@ -54,6 +54,8 @@ export class Entry {
   release: Effect.Effect<void> | undefined = undefined
   acquiredAt = 0
   acquireMs = 0
+  /** Position in the loop's order of acquisition completion. */
+  seq = 0
   constructor(
     readonly kind: LoopLocal.EntryKind,
     readonly key: unknown,
@@ -73,7 +75,8 @@ export class LoopImpl implements LoopLocal.Loop {
   closing = false
   /** Set once the close has taken its snapshot of `releases`: later completions release at once. */
   releasing = false
-  atExitCount = 0
+  /** Counts completed acquisitions (and atExit registrations), to order them. */
+  completed = 0
 
   constructor(readonly id: number, readonly scope: Scope.CloseableScope) {
     this.closed = Deferred.unsafeMake(FiberId.none)
@@ -129,7 +132,7 @@ export class LoopImpl implements LoopLocal.Loop {
       return Effect.exit(release).pipe(Effect.map((exit) => {
         this.records.push({
           kind: entry.kind,
-          key: renderKey(entry.key),
+          key: keyText(entry),
           durationMs: Date.now() - started,
           outcome: Exit.isSuccess(exit) ? "ok" : "failed",
           cause: Exit.isSuccess(exit) ? undefined : exit.cause
@@ -142,14 +145,17 @@ export class LoopImpl implements LoopLocal.Loop {
   inspect(): ReadonlyArray<LoopLocal.EntryInfo> {
     const held = new Set<Entry>(this.releases)
     for (const table of this.tables.values()) for (const entry of table.values()) if (entry.exit) held.add(entry)
-    return Array.from(held).sort((a, b) => a.acquiredAt - b.acquiredAt).map((entry) => ({
+    return Array.from(held).sort((a, b) => a.seq - b.seq).map((entry) => ({
       kind: entry.kind,
-      key: renderKey(entry.key),
+      key: keyText(entry),
       acquiredAt: new Date(entry.acquiredAt),
       acquireMs: entry.acquireMs
     }))
   }
 }
+
+/** atExit finalizers have no key: they are named by their place in the loop's order. */
+const keyText = (entry: Entry): string => entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key)
 
 interface Realm {
   nextLoopId: number
@@ -337,6 +343,7 @@ const settle = <A, E>(
   }
   entry.acquiredAt = Date.now()
   entry.acquireMs = entry.acquiredAt - started
+  entry.seq = ++loop.completed
   if (scope !== undefined) entry.release = Scope.close(scope, Exit.void)
   if (!loop.closing) {
     if (entry.release !== undefined) loop.releases.add(entry)
@@ -378,9 +385,10 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
 /** @internal */
 export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
   withLoop((loop, fiber) => {
-    const entry = new Entry("atExit", `#${++loop.atExitCount}`, undefined)
+    const entry = new Entry("atExit", undefined, undefined)
     entry.release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
     entry.acquiredAt = Date.now()
+    entry.seq = ++loop.completed
     loop.releases.add(entry)
     return Effect.void
   })
