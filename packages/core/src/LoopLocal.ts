@@ -370,15 +370,20 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
     throw new TypeError(`loop-local: ${kind} expects options.key to be a function, got ${typeof keyOf}`)
   }
   const owner = internal.makeOwner(false)
-  const call = function(this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
-    if (keyOf === undefined && arguments.length === 1) {
-      const arg: unknown = arguments[0]
-      return Effect.withFiberRuntime((fiber) => internal.getOrAcquire(fiber, owner, kind, scoped, f, arg, undefined))
-    }
-    const args = Array.prototype.slice.call(arguments) as unknown as Args
-    return Effect.withFiberRuntime((fiber) =>
+  // The two paths are separate functions so that each closure captures only its own variables: a hit with one
+  // argument allocates the returned effect and a closure over that argument, nothing more.
+  const callOne = (arg: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
+    Effect.withFiberRuntime((fiber) => internal.getOrAcquire(fiber, owner, kind, scoped, f, arg, undefined))
+  const callMany = (args: Args): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
+    Effect.withFiberRuntime((fiber) =>
       internal.getOrAcquire(fiber, owner, kind, scoped, f, keyOf === undefined ? keyOfArgs(args) : keyOf(...args), args)
     )
+  const call = function(this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
+    if (keyOf === undefined && arguments.length === 1) return callOne(arguments[0])
+    // Copied by index so that `arguments` never escapes and is never allocated on the path above.
+    const args = new Array<unknown>(arguments.length)
+    for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
+    return callMany(args as unknown as Args)
   }
   return Object.assign(call, {
     invalidate: (...args: Args) =>
