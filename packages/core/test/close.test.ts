@@ -142,6 +142,7 @@ describe("closing a loop", () => {
     expect(await loop2.runPromise(Pool("x"))).toBe(b)
     await loop2.dispose()
     expect(b.released).toBe(true)
+    expect(state).toMatchObject({ acquired: 2, released: 2 })
   })
 
   it("gives LoopClosedError to every primitive, and to Loop.runPromise, once closed", async () => {

@@ -1,5 +1,7 @@
+import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
+import * as Layer from "effect/Layer"
 
 /**
  * The key of a call with zero or several arguments. A single argument is its
@@ -171,6 +173,8 @@ export const renderKey = (key: unknown): string => {
       if (isPlainObject(u)) {
         return `{ ${Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`).join(", ")} }`
       }
+      if (Layer.isLayer(u)) return "[Layer]"
+      if (Effect.isEffect(u)) return "[Effect]"
       const name = (u as { constructor?: { name?: string } }).constructor?.name
       return `[${name || "object"}]`
     } finally {
