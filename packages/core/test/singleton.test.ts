@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Fiber } from "effect"
+import { Cause, Data, Deferred, Effect, Fiber } from "effect"
 import { LoopLocal } from "../src/index.js"
 import { isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
 
@@ -196,6 +196,19 @@ describe("stickySingleton", () => {
     expect(a2).not.toBe(a)
     await loop.dispose()
     expect(state).toMatchObject({ acquired: 3, released: 3 })
+  })
+
+  it("invalidate surfaces a failing release as a defect, and forgets the instance all the same", async () => {
+    let made = 0
+    const Fragile = LoopLocal.stickySingleton((_: string) =>
+      Effect.acquireRelease(Effect.sync(() => ++made), () => Effect.die(new Error("close failed")))
+    )
+    const loop = makeLoop()
+    await loop.runPromise(Fragile("a"))
+    const exit = await loop.runPromise(Effect.exit(Fragile.invalidate("a")))
+    expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(/close failed/)
+    expect(await loop.runPromise(Fragile("a"))).toBe(2)
+    await expect(loop.dispose()).rejects.toThrow(/close failed/)
   })
 
   it("invalidate during a construction waits for it, then releases it", async () => {
