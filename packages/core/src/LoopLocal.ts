@@ -121,8 +121,10 @@ export interface EntryInfo {
 export interface ReleaseReport {
   readonly kind: EntryKind
   readonly key: string
+  /** How long the release ran, or, when abandoned, how long it was waited for. */
   readonly durationMs: number
-  readonly outcome: "ok" | "failed"
+  /** `abandoned`: still running at the close's deadline, and left to finish on its own. */
+  readonly outcome: "ok" | "failed" | "abandoned"
   /** Why it failed, when it did. */
   readonly cause: Cause.Cause<unknown> | undefined
 }

@@ -2,3 +2,8 @@
  * @since 0.1.0
  */
 export * as LoopLocal from "./LoopLocal.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Binding from "./Binding.js"

@@ -23,7 +23,8 @@ export class LoopClosedError extends Data.TaggedError("LoopClosedError")<{
   readonly message: string
 }> {}
 
-const closedError = (loopId: number) =>
+/** @internal */
+export const closedError = (loopId: number) =>
   new LoopClosedError({ loopId, message: `loop-local: loop ${loopId} is closed` })
 
 /**
@@ -48,7 +49,7 @@ export const makeOwner = (byIdentity: boolean): Owner => ({ byIdentity })
  * @internal
  */
 export class Entry {
-  exit: Exit.Exit<unknown> | undefined = undefined
+  exit: Exit.Success<unknown, never> | undefined = undefined
   deferred: Deferred.Deferred<unknown, unknown> | undefined = undefined
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   release: Effect.Effect<void> | undefined = undefined
@@ -56,6 +57,10 @@ export class Entry {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
+  releaseStarted = 0
+  reported = false
+  /** The value (or the pending acquisition) as a Promise, made once for the Promise API's hits. */
+  promise: Promise<unknown> | undefined = undefined
   constructor(
     readonly kind: LoopLocal.EntryKind,
     readonly key: unknown,
@@ -73,6 +78,8 @@ export class LoopImpl implements LoopLocal.Loop {
   readonly records: Array<LoopLocal.ReleaseReport> = []
   readonly closed: Deferred.Deferred<LoopLocal.ShutdownReport>
   closing = false
+  /** How long a close may take before the releases still running are abandoned. */
+  deadlineMs = 10_000
   /** Set once the close has taken its snapshot of `releases`: later completions release at once. */
   releasing = false
   /** Counts completed acquisitions (and atExit registrations), to order them. */
@@ -95,20 +102,23 @@ export class LoopImpl implements LoopLocal.Loop {
     return Effect.die(closedError(this.id))
   }
 
-  /** The loop's end: a finalizer on its scope, added first so that it runs last. */
+  /**
+   * The loop's end: a finalizer on its scope, added first so that it runs
+   * last. Constructions in flight are interrupted, then releases run one at a
+   * time, last acquired first. At the deadline the release running then is
+   * abandoned (left to finish on its own) and every remaining one is started
+   * at once and waited for only as long as it runs synchronously.
+   */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.closing) return Deferred.await(this.closed)
     this.closing = true
     const started = Date.now()
+    const deadline = started + this.deadlineMs
     const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
     for (const entry of this.pending) if (entry.fiber !== undefined) fibers.push(entry.fiber)
     return Fiber.interruptAll(fibers).pipe(
-      Effect.zipRight(Effect.suspend(() => {
-        this.releasing = true
-        const entries = Array.from(this.releases).reverse()
-        this.releases.clear()
-        return Effect.forEach(entries, (entry) => this.release(entry), { discard: true })
-      })),
+      Effect.timeoutOption(Math.max(0, deadline - started)),
+      Effect.zipRight(Effect.suspend(() => this.releaseAll(deadline))),
       Effect.zipRight(Effect.suspend(() => {
         this.storage.clear()
         this.tables.clear()
@@ -116,11 +126,43 @@ export class LoopImpl implements LoopLocal.Loop {
           this.closed,
           Exit.succeed({ loopId: this.id, releases: this.records, durationMs: Date.now() - started })
         )
-        const failures = this.records.flatMap((r) => r.cause === undefined ? [] : [r.cause])
+        const failures = this.records.flatMap((r) =>
+          r.outcome === "failed"
+            ? [r.cause!]
+            : r.outcome === "abandoned"
+            ? [Cause.die(new Error(`loop-local: the release of ${r.kind} ${r.key} was abandoned at the shutdown deadline (${this.deadlineMs} ms)`))]
+            : []
+        )
         return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
       }))
     ) as Effect.Effect<void>
   })
+
+  private releaseAll(deadline: number): Effect.Effect<void> {
+    this.releasing = true
+    const entries = Array.from(this.releases).reverse()
+    this.releases.clear()
+    let next = 0
+    let overdue = false
+    const inOrder = Effect.whileLoop({
+      while: () => !overdue && next < entries.length,
+      body: () => this.release(entries[next++]!),
+      step: () => {}
+    })
+    return Effect.forkDaemon(inOrder).pipe(
+      Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), Math.max(0, deadline - Date.now()))),
+      Effect.map((done) => {
+        if (done._tag === "Some") return
+        overdue = true
+        if (next > 0) this.record(entries[next - 1]!, "abandoned", undefined)
+        for (; next < entries.length; next++) {
+          const entry = entries[next]!
+          const fiber = Effect.runFork(this.release(entry), { immediate: true })
+          if (fiber.unsafePoll() === null) this.record(entry, "abandoned", undefined)
+        }
+      })
+    )
+  }
 
   /** Runs one entry's release, recording its outcome for the shutdown report. */
   release(entry: Entry): Effect.Effect<void> {
@@ -128,17 +170,19 @@ export class LoopImpl implements LoopLocal.Loop {
     if (release === undefined) return Effect.void
     entry.release = undefined
     return Effect.suspend(() => {
-      const started = Date.now()
-      return Effect.exit(release).pipe(Effect.map((exit) => {
-        this.records.push({
-          kind: entry.kind,
-          key: keyText(entry),
-          durationMs: Date.now() - started,
-          outcome: Exit.isSuccess(exit) ? "ok" : "failed",
-          cause: Exit.isSuccess(exit) ? undefined : exit.cause
-        })
-      }))
+      entry.releaseStarted = Date.now()
+      return Effect.map(Effect.exit(release), (exit) => {
+        if (Exit.isSuccess(exit)) this.record(entry, "ok", undefined)
+        else this.record(entry, "failed", exit.cause)
+      })
     })
+  }
+
+  /** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. */
+  private record(entry: Entry, outcome: LoopLocal.ReleaseReport["outcome"], cause: Cause.Cause<unknown> | undefined) {
+    if (entry.reported) return
+    entry.reported = true
+    this.records.push({ kind: entry.kind, key: keyText(entry), durationMs: Date.now() - entry.releaseStarted, outcome, cause })
   }
 
   /** What the loop holds now, in order of acquisition completion. */
@@ -179,21 +223,23 @@ export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flat
     })
 )
 
-/** @internal */
-export const defaultLoop = (): LoopImpl => {
-  const r = realm()
-  if (r.defaultLoop === undefined) {
-    const scope = Effect.runSync(Scope.make())
-    const loop = new LoopImpl(r.nextLoopId++, scope)
-    Effect.runSync(Scope.addFinalizer(scope, loop.close))
-    r.defaultLoop = loop
-  }
-  return r.defaultLoop
+/** A loop with a scope of its own, closed only by `closeLoop`. @internal */
+export const unsafeMakeLoop = (): LoopImpl => {
+  const scope = Effect.runSync(Scope.make())
+  const loop = new LoopImpl(realm().nextLoopId++, scope)
+  Effect.runSync(Scope.addFinalizer(scope, loop.close))
+  return loop
 }
 
 /** @internal */
-export const closeLoop = (loop: LoopImpl): Effect.Effect<LoopLocal.ShutdownReport> =>
-  Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+export const defaultLoop = (): LoopImpl => realm().defaultLoop ??= unsafeMakeLoop()
+
+/** Closes a loop and waits for its report; later calls wait for the same close. @internal */
+export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
+  Effect.suspend(() => {
+    if (!loop.closing && deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+    return Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+  })
 
 const loopOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): LoopImpl | undefined =>
   fiber.currentContext.unsafeMap.get(TagKey)
@@ -281,18 +327,19 @@ export const acquireUnshared = <A, E, R>(
 }
 
 /**
- * Starts the construction of `entry` on a fiber of its own, so that a waiter's
- * interruption cannot interrupt it; only the loop's close does.
+ * The construction of `entry`, to run on a fiber of its own so that a
+ * waiter's interruption cannot interrupt it; only the loop's close does.
+ * Registers the entry as pending at once, before the fiber starts.
  */
-const construct = <A, E, R>(
+const construction = <A, E, R>(
   loop: LoopImpl,
   entry: Entry,
   scoped: boolean,
   make: () => Effect.Effect<A, E, R>
-): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> => {
+): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
   entry.deferred = Deferred.unsafeMake(FiberId.none)
   loop.pending.add(entry)
-  const construction = Effect.uninterruptibleMask((restore) =>
+  return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
@@ -309,9 +356,27 @@ const construct = <A, E, R>(
       )
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
-  return Effect.tap(Effect.forkDaemon(construction), (fiber) => {
+}
+
+/** Starts a construction from inside a fiber: it inherits the caller's context. */
+const construct = <A, E, R>(
+  loop: LoopImpl,
+  entry: Entry,
+  scoped: boolean,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> =>
+  Effect.tap(Effect.forkDaemon(construction(loop, entry, scoped, make)), (fiber) => {
     entry.fiber = fiber
   })
+
+/** Starts a construction from outside any fiber (the Promise API), with the loop as its only service. */
+const unsafeConstruct = <A, E>(
+  loop: LoopImpl,
+  entry: Entry,
+  make: () => Effect.Effect<A, E, Scope.Scope>
+): void => {
+  const fiber = Effect.runFork(Effect.provideService(construction(loop, entry, true, make), LoopTag, loop))
+  if (loop.pending.has(entry)) entry.fiber = fiber
 }
 
 const settle = <A, E>(
@@ -347,7 +412,7 @@ const settle = <A, E>(
   if (scope !== undefined) entry.release = Scope.close(scope, Exit.void)
   if (!loop.closing) {
     if (entry.release !== undefined) loop.releases.add(entry)
-    entry.exit = Exit.succeed(exit.value)
+    entry.exit = Exit.succeed(exit.value) as Exit.Success<A, never>
     Deferred.unsafeDone(deferred, entry.exit)
     return Effect.void
   }
@@ -392,3 +457,103 @@ export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.E
     loop.releases.add(entry)
     return Effect.void
   })
+
+// The Promise side's view of the same table: see Binding.ts.
+
+const rejectWith = (cause: Cause.Cause<unknown>): Promise<never> => Promise.reject(Cause.squash(cause))
+
+/** Settles like the effect, rejecting with the error itself (not a FiberFailure). */
+const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) => Exit.isSuccess(exit) ? exit.value : rejectWith(exit.cause))
+
+const entryPromise = (entry: Entry): Promise<unknown> =>
+  entry.promise ??= entry.exit !== undefined
+    ? Promise.resolve(entry.exit.value)
+    : toPromise(Deferred.await(entry.deferred!))
+
+/** @internal */
+export const unsafeCachedPromise = (loop: LoopImpl, owner: Owner, key: unknown): Promise<unknown> | undefined => {
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  const entry = loop.tables.get(owner)?.get(key)
+  return entry === undefined ? undefined : entryPromise(entry)
+}
+
+/** @internal */
+export const unsafeCachedExit = (loop: LoopImpl, owner: Owner, key: unknown): Exit.Success<unknown, never> | undefined => {
+  if (loop.closing) throw closedError(loop.id)
+  return loop.tables.get(owner)?.get(key)?.exit
+}
+
+const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
+  let table = loop.tables.get(owner)
+  if (table === undefined) {
+    table = new KeyTable(owner.byIdentity)
+    loop.tables.set(owner, table)
+  }
+  return table
+}
+
+/** @internal */
+export const unsafeAcquire = <A, E>(
+  loop: LoopImpl,
+  owner: Owner,
+  kind: LoopLocal.EntryKind,
+  key: unknown,
+  make: () => Effect.Effect<A, E, Scope.Scope>
+): Promise<A> => {
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  const table = tableOf(loop, owner)
+  const existing = table.get(key)
+  if (existing !== undefined) return entryPromise(existing) as Promise<A>
+  const entry = new Entry(kind, key, table)
+  table.set(key, entry)
+  unsafeConstruct(loop, entry, make)
+  return entryPromise(entry) as Promise<A>
+}
+
+/** @internal */
+export const unsafeAcquireEach = <A, E>(
+  loop: LoopImpl,
+  kind: LoopLocal.EntryKind,
+  key: unknown,
+  resource: Effect.Effect<A, E, Scope.Scope>
+): Promise<A> => {
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  const entry = new Entry(kind, key, undefined)
+  unsafeConstruct(loop, entry, () => resource)
+  return entryPromise(entry) as Promise<A>
+}
+
+/** @internal */
+export const unsafeInsert = (
+  loop: LoopImpl,
+  owner: Owner | undefined,
+  kind: LoopLocal.EntryKind,
+  key: unknown,
+  value: unknown,
+  release: Effect.Effect<void> | undefined
+): Entry => {
+  if (loop.closing) throw closedError(loop.id)
+  const entry = new Entry(kind, key, owner === undefined ? undefined : tableOf(loop, owner))
+  entry.exit = Exit.succeed(value) as Exit.Success<unknown, never>
+  entry.acquiredAt = Date.now()
+  entry.seq = ++loop.completed
+  entry.release = release
+  if (release !== undefined) loop.releases.add(entry)
+  entry.table?.set(key, entry)
+  return entry
+}
+
+/** @internal */
+export const unsafeRemove = (loop: LoopImpl, entry: Entry): void => {
+  entry.table?.delete(entry.key, entry)
+  loop.releases.delete(entry)
+}
+
+/** @internal */
+export const invalidatePromise = (loop: LoopImpl, owner: Owner, key: unknown): Promise<void> =>
+  toPromise(Effect.provideService(invalidate(owner, key), LoopTag, loop))
+
+/** @internal */
+export const closePromise = (loop: LoopImpl, deadlineMs: number | undefined): Promise<LoopLocal.ShutdownReport> =>
+  Effect.runPromise(closeLoop(loop, deadlineMs))
