@@ -1,6 +1,29 @@
 /**
- * The Node binding of the default loop and the Promise API: issue #3.
- *
  * @since 0.1.0
  */
-export {}
+export * as NodeLoopLocal from "./NodeLoopLocal.js"
+
+/**
+ * @since 0.1.0
+ */
+export { atExit, closeOnSignals, currentLoop, run, shutdown, storage } from "./Lifetime.js"
+
+/**
+ * @since 0.1.0
+ */
+export type { CloseOptions } from "./Lifetime.js"
+
+/**
+ * @since 0.1.0
+ */
+export { singleton, stickySingleton } from "./Singleton.js"
+
+/**
+ * @since 0.1.0
+ */
+export type { Cached, SingletonOptions, StickySingletonOptions } from "./Singleton.js"
+
+/**
+ * @since 0.1.0
+ */
+export { enter, enterOnce, sticky } from "./Enter.js"

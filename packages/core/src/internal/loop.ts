@@ -206,11 +206,14 @@ interface Realm {
   defaultLoop: LoopImpl | undefined
 }
 
+let realmCache: Realm | undefined
+
 /** Shared by every copy of this package in the realm, so that there is one default loop and one id sequence. */
 const realm = (): Realm => {
+  if (realmCache !== undefined) return realmCache
   const slot = Symbol.for("@loop-local/core/Realm")
   const global = globalThis as { [slot]?: Realm }
-  return global[slot] ??= { nextLoopId: 1, defaultLoop: undefined }
+  return realmCache = global[slot] ??= { nextLoopId: 1, defaultLoop: undefined }
 }
 
 /** @internal */
@@ -369,14 +372,21 @@ const construct = <A, E, R>(
     entry.fiber = fiber
   })
 
-/** Starts a construction from outside any fiber (the Promise API), with the loop as its only service. */
+/**
+ * Starts a construction from outside any fiber (the Promise API), with the
+ * loop as its only service, and returns the entry's Promise, taken before the
+ * fiber starts since a construction may settle within `runFork`.
+ */
 const unsafeConstruct = <A, E>(
   loop: LoopImpl,
   entry: Entry,
   make: () => Effect.Effect<A, E, Scope.Scope>
-): void => {
-  const fiber = Effect.runFork(Effect.provideService(construction(loop, entry, true, make), LoopTag, loop))
+): Promise<A> => {
+  const run = Effect.provideService(construction(loop, entry, true, make), LoopTag, loop)
+  const promise = entryPromise(entry)
+  const fiber = Effect.runFork(run)
   if (loop.pending.has(entry)) entry.fiber = fiber
+  return promise as Promise<A>
 }
 
 const settle = <A, E>(
@@ -507,8 +517,7 @@ export const unsafeAcquire = <A, E>(
   if (existing !== undefined) return entryPromise(existing) as Promise<A>
   const entry = new Entry(kind, key, table)
   table.set(key, entry)
-  unsafeConstruct(loop, entry, make)
-  return entryPromise(entry) as Promise<A>
+  return unsafeConstruct(loop, entry, make)
 }
 
 /** @internal */
@@ -519,9 +528,7 @@ export const unsafeAcquireEach = <A, E>(
   resource: Effect.Effect<A, E, Scope.Scope>
 ): Promise<A> => {
   if (loop.closing) return Promise.reject(closedError(loop.id))
-  const entry = new Entry(kind, key, undefined)
-  unsafeConstruct(loop, entry, () => resource)
-  return entryPromise(entry) as Promise<A>
+  return unsafeConstruct(loop, new Entry(kind, key, undefined), () => resource)
 }
 
 /** @internal */

@@ -1,0 +1,120 @@
+/**
+ * Entering resources for Promise code: acquired now, released when the
+ * current loop ends.
+ *
+ * @since 0.1.0
+ */
+import { Binding } from "@loop-local/core"
+import * as internal from "./internal/current.js"
+
+/**
+ * Awaits `value` and registers its release for the end of the current loop:
+ * `release(value)` if given, else its `Symbol.asyncDispose`, else its
+ * `Symbol.dispose`. Every call enters anew.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { enter } from "@loop-local/platform-node"
+ *
+ * const socket = await enter(Promise.resolve({ end() {} }), (s) => s.end())
+ * ```
+ */
+export function enter<A extends AsyncDisposable | Disposable>(value: A | PromiseLike<A>): Promise<A>
+export function enter<A>(value: A | PromiseLike<A>, release: (value: A) => unknown): Promise<A>
+export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
+  if (release !== undefined) internal.requireFunction("enter's release", release)
+  const loop = internal.currentLoop()
+  return Binding.acquireEach(loop, "enter", value, internal.acquirePromise(loop, () => value, release))
+}
+
+const enteredOnce = Binding.makeOwner({ byIdentity: true })
+
+/**
+ * Like `enter`, but once per loop per value (by identity: the object, or the
+ * Promise): later and concurrent calls with the same value share the first.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { enterOnce } from "@loop-local/platform-node"
+ *
+ * const browser = { close: async () => {} }
+ * await enterOnce(browser, (b) => b.close())
+ * await enterOnce(browser, (b) => b.close()) // nothing more: released once, at loop end
+ * ```
+ */
+export function enterOnce<A extends AsyncDisposable | Disposable>(value: A | PromiseLike<A>): Promise<A>
+export function enterOnce<A>(value: A | PromiseLike<A>, release: (value: A) => unknown): Promise<A>
+export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
+  if (release !== undefined) internal.requireFunction("enterOnce's release", release)
+  const loop = internal.currentLoop()
+  return (Binding.cachedPromise(loop, enteredOnce, value) ??
+    Binding.acquire(loop, enteredOnce, "enterOnce", value, () => internal.acquirePromise(loop, () => value, release))) as Promise<A>
+}
+
+const stuck = Binding.makeOwner({ byIdentity: true })
+const views = new WeakMap<object, object>()
+
+/**
+ * For `await using` (or `using`): returns a view of `value` whose disposal
+ * does nothing, and registers `value`'s real disposal (its
+ * `Symbol.asyncDispose`, else `Symbol.dispose`) to run once, when the current
+ * loop ends. Every property and method works as on `value` (methods run with
+ * `value` itself as `this`, so `#private` fields work) and `instanceof` holds.
+ *
+ * @since 0.1.0
+ * @category acquisition
+ * @example
+ * ```ts
+ * import { sticky } from "@loop-local/platform-node"
+ *
+ * class Client {
+ *   #open = true
+ *   get open() { return this.#open }
+ *   async [Symbol.asyncDispose]() { this.#open = false }
+ * }
+ * const client = new Client()
+ * {
+ *   await using c = sticky(client)
+ * } // client is still open: it closes when the loop ends
+ * ```
+ */
+export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
+  const loop = internal.currentLoop()
+  if (Binding.cachedExit(loop, stuck, value) === undefined) {
+    const release = internal.releaseOf(value, undefined)
+    if (release instanceof TypeError) throw release
+    Binding.insert(loop, stuck, "sticky", value, value, internal.releaseEffect(release))
+  }
+  let view = views.get(value)
+  if (view === undefined) {
+    view = new Proxy(value, stickyHandler)
+    views.set(value, view)
+  }
+  return view as A
+}
+
+const disposeNothing = () => {}
+const disposeNothingAsync = async () => {}
+/** Methods of each target, bound to it once, so that a view's method keeps its identity. */
+const boundMethods = new WeakMap<object, WeakMap<Function, Function>>()
+
+const stickyHandler: ProxyHandler<object> = {
+  get(target, property) {
+    if (property === Symbol.asyncDispose) return disposeNothingAsync
+    if (property === Symbol.dispose) return disposeNothing
+    const value: unknown = Reflect.get(target, property, target)
+    if (typeof value !== "function") return value
+    let methods = boundMethods.get(target)
+    if (methods === undefined) boundMethods.set(target, methods = new WeakMap())
+    let bound = methods.get(value)
+    if (bound === undefined) methods.set(value, bound = value.bind(target))
+    return bound
+  },
+  set(target, property, value) {
+    return Reflect.set(target, property, value, target)
+  }
+}

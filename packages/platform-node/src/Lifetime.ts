@@ -1,0 +1,180 @@
+/**
+ * Loops for Promise code: the current loop, `run()` for a fresh one, the
+ * default loop's shutdown, and closing on signals.
+ *
+ * @since 0.1.0
+ */
+import { Binding } from "@loop-local/core"
+import type { LoopLocal } from "@loop-local/core"
+import * as internal from "./internal/current.js"
+
+/**
+ * Options of the functions that close loops.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CloseOptions {
+  /** How long releases may run before those still running are abandoned (default 10 000). */
+  readonly deadlineMs?: number | undefined
+}
+
+/**
+ * The current loop: the one `run()` bound for this async call tree, else the
+ * default loop (the very loop of `LoopLocal.Default`). Its `runPromise` runs
+ * Effect code on it: the bridge between the Promise and Effect APIs.
+ *
+ * @since 0.1.0
+ * @category loops
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ * import { currentLoop } from "@loop-local/platform-node"
+ *
+ * const storage = await currentLoop().runPromise(LoopLocal.storage)
+ * ```
+ */
+export const currentLoop: () => LoopLocal.Loop = internal.currentLoop
+
+/**
+ * The current loop's storage: one `Map` per loop.
+ *
+ * @since 0.1.0
+ * @category storage
+ * @example
+ * ```ts
+ * import { storage } from "@loop-local/platform-node"
+ *
+ * storage().set("requests", ((storage().get("requests") as number) ?? 0) + 1)
+ * ```
+ */
+export const storage = (): Map<unknown, unknown> => Binding.storage(internal.currentLoop())
+
+/**
+ * Registers `fn` to run when the current loop closes, in reverse order of
+ * registration together with every release of the loop. A throw or a
+ * rejection is reported, and does not stop the other releases.
+ *
+ * @since 0.1.0
+ * @category finalization
+ * @example
+ * ```ts
+ * import { atExit } from "@loop-local/platform-node"
+ *
+ * atExit(async () => console.log("bye"))
+ * ```
+ */
+export const atExit = (fn: () => unknown): void => {
+  internal.requireFunction("atExit's argument", fn)
+  Binding.insert(internal.currentLoop(), undefined, "atExit", undefined, undefined, internal.releaseEffect(fn))
+}
+
+/**
+ * Runs `main` with a fresh loop for its whole async call tree (awaits, timers,
+ * `Promise.all`, callbacks bound with `AsyncResource.bind`), and closes that
+ * loop when `main` settles: every release has finished (or been abandoned at
+ * the deadline) before the returned Promise settles. Like `asyncio.run`.
+ *
+ * Resolves with `main`'s result, or rejects with `main`'s error, with the
+ * errors of failed releases attached as `error.releaseErrors`. When `main`
+ * succeeds but releases fail, rejects with an `AggregateError` of them.
+ *
+ * @since 0.1.0
+ * @category loops
+ * @example
+ * ```ts
+ * import { run, stickySingleton } from "@loop-local/platform-node"
+ *
+ * const client = stickySingleton((url: string) => ({ url, [Symbol.dispose]() {} }))
+ * await run(async () => {
+ *   await client("http://localhost") // released when run() ends
+ * })
+ * ```
+ */
+export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOptions): Promise<T> => {
+  internal.requireFunction("run's main", main)
+  const loop = Binding.makeLoop()
+  internal.nodeRealm.runLoops.add(loop)
+  let outcome: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
+  try {
+    outcome = { ok: true, value: await internal.nodeRealm.bound.run(loop, main) }
+  } catch (error) {
+    outcome = { ok: false, error }
+  }
+  const report = await Binding.close(loop, options)
+  internal.nodeRealm.runLoops.delete(loop)
+  const releaseErrors = internal.releaseErrors(report)
+  if (!outcome.ok) {
+    if (releaseErrors.length > 0) attachReleaseErrors(outcome.error, releaseErrors)
+    throw outcome.error
+  }
+  if (releaseErrors.length > 0) {
+    throw new AggregateError(releaseErrors, `loop-local: ${releaseErrors.length} release(s) failed when the loop of run() closed`)
+  }
+  return outcome.value
+}
+
+const attachReleaseErrors = (error: unknown, releaseErrors: Array<unknown>): void => {
+  if (error !== null && typeof error === "object" && Object.isExtensible(error)) {
+    Object.defineProperty(error, "releaseErrors", { value: releaseErrors, configurable: true, writable: true })
+  } else {
+    process.emitWarning(
+      new AggregateError(releaseErrors, "loop-local: releases failed when the loop of a failed run() closed"),
+      "LoopLocalWarning"
+    )
+  }
+}
+
+/**
+ * Closes the default loop now, running its releases within the deadline, and
+ * resolves with the report. Idempotent: later calls get the same report.
+ * After it, uses of the default loop fail with `LoopClosedError`.
+ *
+ * @since 0.1.0
+ * @category loops
+ * @example
+ * ```ts
+ * import { shutdown } from "@loop-local/platform-node"
+ *
+ * const report = await shutdown({ deadlineMs: 5_000 })
+ * ```
+ */
+export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownReport> =>
+  Binding.close(Binding.defaultLoop(), options)
+
+/**
+ * Opt-in: on SIGINT or SIGTERM, close the default loop (and the loops of
+ * `run()` calls still open) within the deadline, name on stderr every release
+ * that failed or was abandoned, then exit with 130 (SIGINT) or 143 (SIGTERM).
+ * A second signal exits at once. Returns a function that removes the handlers.
+ *
+ * Without it, the library installs no signal handler.
+ *
+ * @since 0.1.0
+ * @category loops
+ * @example
+ * ```ts
+ * import { closeOnSignals } from "@loop-local/platform-node"
+ *
+ * const stop = closeOnSignals({ deadlineMs: 5_000 })
+ * ```
+ */
+export const closeOnSignals = (options?: CloseOptions): () => void => {
+  let closing = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === "SIGINT" ? 130 : 143
+    if (closing) process.exit(code)
+    closing = true
+    void internal.closeAll(options?.deadlineMs).then((reports) => {
+      for (const line of reports.flatMap(internal.problemLines)) process.stderr.write(`${line}\n`)
+      process.exit(code)
+    })
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  return () => {
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Running an Effect program as a Node process on the default loop.
+ *
+ * @since 0.1.0
+ */
+import { Runtime } from "@effect/platform"
+import { LoopLocal } from "@loop-local/core"
+import * as Effect from "effect/Effect"
+import * as internal from "./internal/current.js"
+
+/**
+ * Options of `runMain`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunMainOptions {
+  /** Do not log the main effect's failure. */
+  readonly disableErrorReporting?: boolean | undefined
+  /** Do not install Effect's pretty logger. */
+  readonly disablePrettyLogger?: boolean | undefined
+  /** How long releases may run before those still running are abandoned (default 10 000). */
+  readonly deadlineMs?: number | undefined
+}
+
+/**
+ * Runs `effect` on the default loop as the process's main program: when it
+ * completes, fails or is interrupted by SIGINT/SIGTERM, the default loop (and
+ * the loops of `run()` calls still open) close within the deadline, then the
+ * process exits: 0 on success (by itself, once nothing else keeps it alive),
+ * 1 on failure (the cause is logged) or when a release failed or was
+ * abandoned, 130 on SIGINT, 143 on SIGTERM. A second signal exits at once.
+ *
+ * @since 0.1.0
+ * @category running
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ * import { NodeLoopLocal } from "@loop-local/platform-node"
+ *
+ * const Pool = LoopLocal.stickySingleton((origin: string) =>
+ *   Effect.acquireRelease(Effect.sync(() => ({ origin })), () => Effect.log("pool closed")))
+ *
+ * NodeLoopLocal.runMain(Effect.gen(function* () {
+ *   const pool = yield* Pool("http://127.0.0.1:8080")
+ *   yield* Effect.log(pool.origin)
+ * }))
+ * ```
+ */
+export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void =>
+  Runtime.makeRunMain(({ fiber, teardown }) => {
+    let signal: NodeJS.Signals | undefined
+    const exitCode = (s: NodeJS.Signals) => s === "SIGINT" ? 130 : 143
+    const onSignal = (s: NodeJS.Signals) => {
+      if (signal !== undefined) process.exit(exitCode(signal))
+      signal = s
+      fiber.unsafeInterruptAsFork(fiber.id())
+    }
+    process.on("SIGINT", onSignal)
+    process.on("SIGTERM", onSignal)
+    fiber.addObserver((exit) => {
+      void internal.closeAll(options?.deadlineMs).then((reports) => {
+        const problems = reports.flatMap(internal.problemLines)
+        for (const line of problems) process.stderr.write(`${line}\n`)
+        process.off("SIGINT", onSignal)
+        process.off("SIGTERM", onSignal)
+        teardown(exit, (code) => {
+          if (signal !== undefined) process.exit(exitCode(signal))
+          if (code !== 0 || problems.length > 0) process.exit(code === 0 ? 1 : code)
+        })
+      })
+    })
+  })(Effect.provide(effect, LoopLocal.Default), {
+    disableErrorReporting: options?.disableErrorReporting,
+    disablePrettyLogger: options?.disablePrettyLogger
+  })

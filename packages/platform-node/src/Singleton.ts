@@ -1,0 +1,169 @@
+/**
+ * Singletons for Promise code: one value per loop and per arguments.
+ *
+ * @since 0.1.0
+ */
+import { Binding } from "@loop-local/core"
+import type { LoopLocal } from "@loop-local/core"
+import * as internal from "./internal/current.js"
+
+/**
+ * Options of `singleton`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
+  /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */
+  readonly key?: ((...args: Args) => unknown) | undefined
+}
+
+/**
+ * Options of `stickySingleton`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> extends SingletonOptions<Args> {
+  /** Releases a value at the end of its loop; by default its `Symbol.asyncDispose`, else its `Symbol.dispose`. */
+  readonly release?: ((value: A) => unknown) | undefined
+}
+
+/**
+ * A cached function, with a way to drop one cached value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) => T) & {
+  /** Releases the value for these arguments now (if it has a release) and forgets it: the next call creates anew. */
+  invalidate(...args: Args): Promise<void>
+}
+
+/**
+ * A function cached in `owner`'s keys of the current loop. `lookup` gets the
+ * loop, the key, and the arguments (`undefined` for a single argument, which
+ * is its own key).
+ */
+const keyed = <Args extends ReadonlyArray<unknown>, T>(
+  what: string,
+  f: unknown,
+  keyOf: ((...args: Args) => unknown) | undefined,
+  owner: Binding.Owner,
+  lookup: (loop: LoopLocal.Loop, key: unknown, args: Args | undefined) => T,
+  onError: (error: unknown) => T
+): Cached<Args, T> => {
+  internal.requireFunction(`${what}'s factory`, f)
+  if (keyOf !== undefined) internal.requireFunction(`${what}'s options.key`, keyOf)
+  const keyOfArgs = (args: Args) => keyOf === undefined ? Binding.keyOfArgs(args) : keyOf(...args)
+  const call = function(this: unknown): T {
+    try {
+      // Copied by index so that `arguments` never escapes and the one-argument path does not allocate it.
+      if (keyOf === undefined && arguments.length === 1) return lookup(internal.currentLoop(), arguments[0], undefined)
+      const args = new Array<unknown>(arguments.length) as unknown as Args & Array<unknown>
+      for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
+      return lookup(internal.currentLoop(), keyOfArgs(args), args)
+    } catch (error) {
+      return onError(error)
+    }
+  }
+  return Object.assign(call, {
+    invalidate: async (...args: Args) => Binding.invalidate(internal.currentLoop(), owner, keyOfArgs(args))
+  }) as Cached<Args, T>
+}
+
+/**
+ * Caches `fn(...args)` per loop and per arguments: `fn` runs once per key per
+ * loop, later and concurrent calls get the same result. When the result is a
+ * Promise, every caller gets that Promise; if it rejects, it is forgotten so
+ * that the next call runs `fn` again. A synchronous throw is not cached either.
+ *
+ * Arguments are compared by value (primitives by value; plain objects and
+ * arrays structurally, key order irrelevant; anything else by identity), or by
+ * `options.key(...args)`.
+ *
+ * @since 0.1.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import { singleton } from "@loop-local/platform-node"
+ *
+ * const loadConfig = singleton(async (env: string) => ({ env, loadedAt: Date.now() }))
+ * const same = (await loadConfig("prod")) === (await loadConfig("prod")) // true
+ * ```
+ */
+export const singleton = <Args extends ReadonlyArray<unknown>, T>(
+  fn: (...args: Args) => T,
+  options?: SingletonOptions<Args>
+): Cached<Args, T> => {
+  const owner = Binding.makeOwner({ byIdentity: false })
+  return keyed<Args, T>("singleton", fn, options?.key, owner, (loop, key, args) => {
+    const hit = Binding.cachedExit(loop, owner, key)
+    if (hit !== undefined) return hit.value as T
+    const value = internal.nodeRealm.bound.run(loop, () => args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args))
+    const handle = Binding.insert(loop, owner, "singleton", key, value, undefined)
+    if (isThenable(value)) value.then(undefined, () => Binding.remove(loop, handle))
+    return value
+  }, (error) => {
+    throw error
+  })
+}
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  u !== null && (typeof u === "object" || typeof u === "function") && typeof (u as PromiseLike<unknown>).then === "function"
+
+/**
+ * The all-in-one: `factory(...args)` is created once per loop and per
+ * arguments, shared by every later and concurrent caller, and released once
+ * when its loop ends: by `options.release(value)`, else its
+ * `Symbol.asyncDispose`, else its `Symbol.dispose`. A rejected (or throwing)
+ * construction rejects every caller waiting for it and is not cached: the next
+ * call retries. `invalidate(...args)` releases that value now and forgets it.
+ *
+ * @since 0.1.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import { stickySingleton } from "@loop-local/platform-node"
+ *
+ * class Pool {
+ *   constructor(readonly origin: string) {}
+ *   async close() {}
+ * }
+ * const pool = stickySingleton((origin: string) => new Pool(origin), { release: (p) => p.close() })
+ * export async function handler() {
+ *   const p = await pool("http://127.0.0.1:8080") // one Pool per loop and origin
+ * }
+ * ```
+ */
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A extends AsyncDisposable | Disposable>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options?: SingletonOptions<Args>
+): Cached<Args, Promise<A>>
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options: StickySingletonOptions<Args, A> & { readonly release: (value: A) => unknown }
+): Cached<Args, Promise<A>>
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options?: StickySingletonOptions<Args, A>
+): Cached<Args, Promise<A>> {
+  const release = options?.release
+  if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
+  const owner = Binding.makeOwner({ byIdentity: false })
+  return keyed<Args, Promise<A>>(
+    "stickySingleton",
+    factory,
+    options?.key,
+    owner,
+    (loop, key, args) =>
+      (Binding.cachedPromise(loop, owner, key) ??
+        Binding.acquire(loop, owner, "stickySingleton", key, () =>
+          internal.acquirePromise(
+            loop,
+            () => args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
+            release
+          ))) as Promise<A>,
+    (error) => Promise.reject(error)
+  )
+}

@@ -1,0 +1,129 @@
+import { Binding } from "@loop-local/core"
+import type { LoopLocal } from "@loop-local/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { AsyncLocalStorage } from "node:async_hooks"
+
+interface NodeRealm {
+  /** The loop bound by `run()` for an async call tree. */
+  readonly bound: AsyncLocalStorage<LoopLocal.Loop>
+  /** Loops of `run()` calls still open, closed too when a signal arrives. */
+  readonly runLoops: Set<LoopLocal.Loop>
+}
+
+const slot = Symbol.for("@loop-local/platform-node/Realm")
+
+/**
+ * Shared by every copy of this package in the realm: a loop bound by one
+ * copy's `run()` is the current loop for every copy. The `beforeExit` hook is
+ * installed once per realm, with it.
+ *
+ * @internal
+ */
+export const nodeRealm: NodeRealm = (globalThis as { [slot]?: NodeRealm })[slot] ??= (() => {
+  process.on("beforeExit", closeDefaultBeforeExit)
+  return { bound: new AsyncLocalStorage(), runLoops: new Set() }
+})()
+
+/**
+ * A script that simply ends releases what its default loop holds. The close
+ * schedules work, so `beforeExit` comes again once it is done; then the loop
+ * is closed and nothing is done, letting the process exit.
+ */
+function closeDefaultBeforeExit() {
+  const loop = Binding.defaultLoop()
+  if (!loop.isClosed) void Binding.close(loop)
+}
+
+/** @internal */
+export const currentLoop = (): LoopLocal.Loop => nodeRealm.bound.getStore() ?? Binding.defaultLoop()
+
+/** @internal */
+export const requireFunction = (what: string, f: unknown): void => {
+  if (typeof f !== "function") throw new TypeError(`loop-local: ${what} must be a function, got ${f === null ? "null" : typeof f}`)
+}
+
+/** How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. @internal */
+export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefined): (() => unknown) | TypeError => {
+  if (release !== undefined) return () => release(value)
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    const disposable = value as Partial<AsyncDisposable & Disposable>
+    const asyncDispose = disposable[Symbol.asyncDispose]
+    if (typeof asyncDispose === "function") return () => asyncDispose.call(value)
+    const dispose = disposable[Symbol.dispose]
+    if (typeof dispose === "function") return () => dispose.call(value)
+  }
+  return new TypeError(
+    "loop-local: the value has neither Symbol.asyncDispose nor Symbol.dispose, so it cannot be released at the end of its loop; pass a release function"
+  )
+}
+
+/** A release as the loop runs it: a throw or a rejection is a failure, reported with its own error. @internal */
+export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
+  Effect.orDie(Effect.tryPromise({ try: async () => void (await release()), catch: (error) => error }))
+
+const identity = <A>(a: A): A => a
+
+/**
+ * A value produced by Promise code, as a scoped resource of `loop`: `start` runs
+ * with `loop` as the current loop, its rejection is the acquisition's error,
+ * and its release is registered as soon as it resolves. Interrupted while the
+ * Promise is pending (the loop closed), the value is released when it comes.
+ *
+ * @internal
+ */
+export const acquirePromise = <A>(
+  loop: LoopLocal.Loop,
+  start: () => A | PromiseLike<A>,
+  release: ((value: A) => unknown) | undefined
+): Effect.Effect<A, unknown, Scope.Scope> =>
+  Effect.uninterruptibleMask((restore) => {
+    let promise: Promise<A>
+    try {
+      promise = Promise.resolve(nodeRealm.bound.run(loop, start))
+    } catch (error) {
+      return Effect.fail(error)
+    }
+    return restore(Effect.tryPromise({ try: () => promise, catch: identity })).pipe(
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          promise.then((value) => {
+            const late = releaseOf(value, release)
+            if (typeof late === "function") return late()
+          }).catch(() => undefined)
+        })
+      ),
+      Effect.flatMap((value) => {
+        const releaseValue = releaseOf(value, release)
+        if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
+        return Effect.as(Effect.addFinalizer(() => releaseEffect(releaseValue)), value)
+      })
+    )
+  })
+
+/** The errors of a close: each failed release's own error, and one for each release abandoned at the deadline. @internal */
+export const releaseErrors = (report: LoopLocal.ShutdownReport): Array<unknown> =>
+  report.releases.flatMap((r) =>
+    r.outcome === "failed"
+      ? [Cause.squash(r.cause!)]
+      : r.outcome === "abandoned"
+      ? [new Error(`loop-local: the release of ${r.kind} ${r.key} was abandoned at the shutdown deadline`)]
+      : []
+  )
+
+/** Lines for stderr naming every release that failed or was abandoned; empty when all went well. @internal */
+export const problemLines = (report: LoopLocal.ShutdownReport): Array<string> =>
+  report.releases.flatMap((r) =>
+    r.outcome === "ok"
+      ? []
+      : [
+        r.outcome === "abandoned"
+          ? `loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release abandoned at the deadline after ${r.durationMs} ms`
+          : `loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release failed: ${String(Cause.squash(r.cause!))}`
+      ]
+  )
+
+/** Closes every loop of `run()` still open and the default loop, at once, each within the deadline. @internal */
+export const closeAll = (deadlineMs: number | undefined): Promise<Array<LoopLocal.ShutdownReport>> =>
+  Promise.all([...nodeRealm.runLoops, Binding.defaultLoop()].map((loop) => Binding.close(loop, { deadlineMs })))
