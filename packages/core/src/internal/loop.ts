@@ -106,8 +106,8 @@ export class LoopImpl implements LoopLocal.Loop {
    * The loop's end: a finalizer on its scope, added first so that it runs
    * last. Constructions in flight are interrupted, then releases run one at a
    * time, last acquired first. At the deadline the release running then is
-   * abandoned (left to finish on its own) and every remaining one is started
-   * at once and waited for only as long as it runs synchronously.
+   * abandoned (left to finish on its own); the remaining ones still run, in
+   * order, and are waited for until the event loop's next turn.
    */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.closing) return Deferred.await(this.closed)
@@ -144,22 +144,26 @@ export class LoopImpl implements LoopLocal.Loop {
     this.releases.clear()
     let next = 0
     let overdue = false
-    const inOrder = Effect.whileLoop({
-      while: () => !overdue && next < entries.length,
-      body: () => this.release(entries[next++]!),
-      step: () => {}
-    })
-    return Effect.forkDaemon(inOrder).pipe(
+    const inOrder = (untilOverdue: boolean) =>
+      Effect.whileLoop({
+        while: () => !(untilOverdue && overdue) && next < entries.length,
+        body: () => this.release(entries[next++]!),
+        step: () => {}
+      })
+    return Effect.forkDaemon(inOrder(true)).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), Math.max(0, deadline - Date.now()))),
-      Effect.map((done) => {
-        if (done._tag === "Some") return
+      Effect.flatMap((done) => {
+        if (done._tag === "Some") return Effect.void
         overdue = true
         if (next > 0) this.record(entries[next - 1]!, "abandoned", undefined)
-        for (; next < entries.length; next++) {
-          const entry = entries[next]!
-          const fiber = Effect.runFork(this.release(entry), { immediate: true })
-          if (fiber.unsafePoll() === null) this.record(entry, "abandoned", undefined)
-        }
+        // The rest still run, in order, on a fiber of their own; the close waits for them only until the event
+        // loop's next turn: what needs no I/O finishes, the others are abandoned and go on in the background.
+        return Effect.forkDaemon(inOrder(false)).pipe(
+          Effect.flatMap((rest) => Effect.timeoutOption(Fiber.await(rest), 0)),
+          Effect.map(() => {
+            for (const entry of entries) this.record(entry, "abandoned", undefined)
+          })
+        )
       })
     )
   }
@@ -182,7 +186,8 @@ export class LoopImpl implements LoopLocal.Loop {
   private record(entry: Entry, outcome: LoopLocal.ReleaseReport["outcome"], cause: Cause.Cause<unknown> | undefined) {
     if (entry.reported) return
     entry.reported = true
-    this.records.push({ kind: entry.kind, key: keyText(entry), durationMs: Date.now() - entry.releaseStarted, outcome, cause })
+    const durationMs = entry.releaseStarted === 0 ? 0 : Date.now() - entry.releaseStarted
+    this.records.push({ kind: entry.kind, key: keyText(entry), durationMs, outcome, cause })
   }
 
   /** What the loop holds now, in order of acquisition completion. */

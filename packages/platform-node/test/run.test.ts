@@ -1,0 +1,102 @@
+import { EventEmitter } from "node:events"
+import { AsyncResource } from "node:async_hooks"
+import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises"
+import { describe, expect, it } from "vitest"
+import { atExit, currentLoop, enter, run, storage } from "../src/index.js"
+
+describe("run", () => {
+  it("gives main's whole async call tree one fresh loop: awaits, timers, Promise.all, bound emitter callbacks", async () => {
+    const outside = currentLoop()
+    const emitter = new EventEmitter()
+    const seen = await run(async () => {
+      const mine = currentLoop()
+      const inTimer = await new Promise((resolve) => setTimeout(() => resolve(currentLoop()), 5))
+      const inAll = await Promise.all([1, 2, 3].map(async () => {
+        await tick()
+        return currentLoop()
+      }))
+      const fromEmitter = new Promise((resolve) => emitter.once("event", AsyncResource.bind(() => resolve(currentLoop()))))
+      setImmediate(() => emitter.emit("event"))
+      return { mine, inTimer, inAll, fromEmitter: await fromEmitter }
+    })
+    expect(seen.mine).not.toBe(outside)
+    expect(seen.inTimer).toBe(seen.mine)
+    expect(seen.inAll.every((l) => l === seen.mine)).toBe(true)
+    expect(seen.fromEmitter).toBe(seen.mine)
+    expect(seen.mine.isClosed).toBe(true)
+    expect(currentLoop()).toBe(outside)
+  })
+
+  it("gives two runs in parallel separate loops and separate storage", async () => {
+    const main = async (name: string) => {
+      storage().set("name", name)
+      await sleep(5)
+      return { loop: currentLoop(), name: storage().get("name") }
+    }
+    const [a, b] = await Promise.all([run(() => main("a")), run(() => main("b"))])
+    expect(a.loop).not.toBe(b.loop)
+    expect([a.name, b.name]).toEqual(["a", "b"])
+  })
+
+  it("has finished every release before its Promise settles", async () => {
+    const log: Array<string> = []
+    await run(async () => {
+      await enter({ async [Symbol.asyncDispose]() {
+        await sleep(20)
+        log.push("slow release done")
+      } })
+      atExit(async () => {
+        await tick()
+        log.push("atExit done")
+      })
+    })
+    log.push("run settled")
+    expect(log).toEqual(["atExit done", "slow release done", "run settled"])
+  })
+
+  it("still releases when main throws, and rejects with main's error, release failures attached", async () => {
+    const log: Array<string> = []
+    const mainError = new Error("main failed")
+    const error = await run(async () => {
+      await enter({ [Symbol.dispose]: () => void log.push("released") })
+      await enter({ [Symbol.dispose]() {
+        throw new Error("release failed")
+      } })
+      throw mainError
+    }).catch((e: unknown) => e)
+    expect(error).toBe(mainError)
+    expect(log).toEqual(["released"])
+    expect((error as { releaseErrors?: Array<Error> }).releaseErrors?.map((e) => e.message)).toEqual(["release failed"])
+  })
+
+  it("rejects with an AggregateError of release failures when main succeeds", async () => {
+    const error = await run(async () => {
+      atExit(() => Promise.reject(new Error("flush failed")))
+      atExit(() => {
+        throw new Error("close failed")
+      })
+      return "ok"
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AggregateError)
+    expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual(["close failed", "flush failed"])
+  })
+
+  it("abandons a release that outlives the deadline, and runs the others", async () => {
+    const log: Array<string> = []
+    const started = Date.now()
+    const error = await run(async () => {
+      atExit(() => void log.push("first registered, last run"))
+      atExit(() => new Promise(() => {}))
+      atExit(() => void log.push("last registered, first run"))
+    }, { deadlineMs: 100 }).catch((e: unknown) => e)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(log).toEqual(["last registered, first run", "first registered, last run"])
+    expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual([
+      expect.stringMatching(/atExit #2 was abandoned at the shutdown deadline/)
+    ])
+  })
+
+  it("rejects a main that is not a function", async () => {
+    await expect(run("main" as never)).rejects.toThrow(/run's main must be a function/)
+  })
+})
