@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import { AsyncResource } from "node:async_hooks"
 import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it } from "vitest"
-import { atExit, currentLoop, enter, run, storage } from "../src/index.js"
+import { atExit, currentLoop, enter, run, stickySingleton, storage } from "../src/index.js"
 
 describe("run", () => {
   it("gives main's whole async call tree one fresh loop: awaits, timers, Promise.all, bound emitter callbacks", async () => {
@@ -94,6 +94,25 @@ describe("run", () => {
     expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual([
       expect.stringMatching(/atExit #2 was abandoned at the shutdown deadline/)
     ])
+  })
+
+  it("rejects the waiters of a construction still pending when its loop closes, and releases the value when it comes", async () => {
+    const log: Array<string> = []
+    let resolveFactory!: (value: { name: string; [Symbol.dispose](): void }) => void
+    const slow = stickySingleton((_: string) =>
+      new Promise<{ name: string; [Symbol.dispose](): void }>((resolve) => {
+        resolveFactory = resolve
+      })
+    )
+    let waiter!: Promise<unknown>
+    await run(async () => {
+      waiter = slow("x").catch((e: unknown) => e)
+      await tick()
+    })
+    expect(await waiter).toMatchObject({ _tag: "LoopClosedError" })
+    resolveFactory({ name: "x", [Symbol.dispose]: () => void log.push("late value released") })
+    await tick()
+    expect(log).toEqual(["late value released"])
   })
 
   it("rejects a main that is not a function", async () => {

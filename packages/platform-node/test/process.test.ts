@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest"
+import { lines, spawnFixture } from "./child.js"
+
+// These run the built package (dist/) with plain node: `pnpm test` builds before testing.
+
+describe("the default loop in a process", () => {
+  it("closes on beforeExit: a script that enters a resource and ends prints its release and exits 0", async () => {
+    const { finished } = spawnFixture("before-exit.mjs")
+    const { code, stdout, stderr } = await finished
+    expect(stderr).toBe("")
+    expect(lines(stdout)).toEqual(["main done", "released connection", "released pool db"])
+    expect(code).toBe(0)
+  })
+
+  it("installs no signal handler on import or use, without closeOnSignals()", async () => {
+    const { finished } = spawnFixture("no-handlers.mjs")
+    const { code, stdout } = await finished
+    expect(code).toBe(0)
+    const { before, after } = JSON.parse(stdout) as { before: Array<number>; after: Array<number> }
+    expect(after).toEqual(before)
+  })
+
+  it("gives each worker thread its own default loop, released when the worker ends normally", async () => {
+    const { finished } = spawnFixture("worker.mjs")
+    const { code, stdout, stderr } = await finished
+    expect(stderr).toBe("")
+    expect(code).toBe(0)
+    const [report, ...rest] = lines(stdout)
+    const { messages, code: workerCode } = JSON.parse(report!) as { messages: Array<string>; code: number }
+    expect(workerCode).toBe(0)
+    expect(messages).toEqual(["worker loop 1 serial 1 same true", "worker released db"])
+    expect(rest).toEqual(["main released db"])
+  })
+})
+
+describe("closeOnSignals", () => {
+  for (const [signal, exitCode] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it(`on ${signal}, runs the release of a process with a pending timer, then exits ${exitCode}`, async () => {
+      const { child, finished, waitFor } = spawnFixture("signals.mjs")
+      await waitFor("ready")
+      child.kill(signal)
+      const { code, stdout, stderr } = await finished
+      expect(lines(stdout)).toEqual(["ready", "released connection"])
+      expect(stderr).toBe("")
+      expect(code).toBe(exitCode)
+    })
+  }
+
+  it("abandons a release that hangs past the deadline, names it on stderr, and still exits", async () => {
+    const { child, finished, waitFor } = spawnFixture("signals.mjs", ["hang"], { DEADLINE_MS: "300" })
+    await waitFor("ready")
+    const sentAt = Date.now()
+    child.kill("SIGTERM")
+    const { code, stdout, stderr } = await finished
+    expect(Date.now() - sentAt).toBeLessThan(5_000)
+    expect(code).toBe(143)
+    expect(lines(stdout)).toEqual(["ready", "released connection"])
+    expect(stderr).toMatch(/atExit #\d+: release abandoned at the deadline/)
+  })
+
+  it("exits at once on a second signal", async () => {
+    const { child, finished, waitFor } = spawnFixture("signals.mjs", ["hang"], { DEADLINE_MS: "60000" })
+    await waitFor("ready")
+    child.kill("SIGINT")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const sentAt = Date.now()
+    child.kill("SIGINT")
+    const { code } = await finished
+    expect(Date.now() - sentAt).toBeLessThan(5_000)
+    expect(code).toBe(130)
+  })
+})
+
+describe("NodeLoopLocal.runMain", () => {
+  it("on completion, closes the default loop and the process ends by itself with 0", async () => {
+    const { finished } = spawnFixture("run-main.mjs", ["ok"])
+    const { code, stdout, stderr } = await finished
+    expect(stderr).toBe("")
+    expect(lines(stdout)).toEqual(["using http://127.0.0.1:8080", "released pool http://127.0.0.1:8080"])
+    expect(code).toBe(0)
+  })
+
+  it("on failure, releases, prints the cause and exits 1", async () => {
+    const { finished } = spawnFixture("run-main.mjs", ["fail"])
+    const { code, stdout, stderr } = await finished
+    expect(lines(stdout)).toContain("released pool http://127.0.0.1:8080")
+    expect(stdout + stderr).toMatch(/main went wrong/)
+    expect(code).toBe(1)
+  })
+
+  for (const [signal, exitCode] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it(`on ${signal}, interrupts main, releases and exits ${exitCode}`, async () => {
+      const { child, finished, waitFor } = spawnFixture("run-main.mjs", ["wait"])
+      await waitFor("ready")
+      child.kill(signal)
+      const { code, stdout } = await finished
+      expect(lines(stdout)).toEqual(["using http://127.0.0.1:8080", "ready", "released pool http://127.0.0.1:8080"])
+      expect(code).toBe(exitCode)
+    })
+  }
+})
