@@ -12,7 +12,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
-import { keyOfArgs as keyOfArgsInternal } from "./internal/key.js"
+import * as key from "./internal/key.js"
 import * as internal from "./internal/loop.js"
 import type { EntryKind, Loop, ShutdownReport } from "./LoopLocal.js"
 
@@ -66,7 +66,36 @@ export const makeOwner = (options: { readonly byIdentity: boolean }): Owner => i
  * Binding.keyOfArgs(["postgres://db"]) // "postgres://db"
  * ```
  */
-export const keyOfArgs: (args: ArrayLike<unknown>) => unknown = keyOfArgsInternal
+export const keyOfArgs: (args: ArrayLike<unknown>) => unknown = key.keyOfArgs
+
+/**
+ * Whether two keys are the same key, as a loop's table compares them.
+ *
+ * @since 0.1.0
+ * @category keys
+ * @example
+ * ```ts
+ * import { Binding } from "@loop-local/core"
+ *
+ * Binding.equalKeys({ host: "a", port: 1 }, { port: 1, host: "a" }) // true
+ * ```
+ */
+export const equalKeys: (a: unknown, b: unknown) => boolean = key.equalKeys
+
+/**
+ * The error of a construction that asks for its own value (directly or through
+ * others), which would wait for itself forever.
+ *
+ * @since 0.1.0
+ * @category errors
+ * @example
+ * ```ts
+ * import { Binding } from "@loop-local/core"
+ *
+ * const error = Binding.selfDependency("stickySingleton", "postgres://db")
+ * ```
+ */
+export const selfDependency = (kind: EntryKind, key: unknown): Error => internal.selfDependency({ kind, key })
 
 /**
  * The realm's default loop, the one of `LoopLocal.Default`.

@@ -243,6 +243,10 @@ export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = i
   Effect.succeed(loop.storage)
 )
 
+const requireEffect = (what: string, u: unknown): void => {
+  if (!Effect.isEffect(u)) throw new TypeError(`loop-local: ${what} expects an Effect, got ${u === null ? "null" : typeof u}`)
+}
+
 /**
  * Registers a finalizer to run when the loop closes, in reverse order of
  * registration together with every release of the loop. It runs with the
@@ -258,8 +262,10 @@ export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = i
  * const program = LoopLocal.atExit(Effect.log("the loop is closing"))
  * ```
  */
-export const atExit: <R>(finalizer: Effect.Effect<unknown, never, R>) => Effect.Effect<void, never, R | LoopLocal> =
-  internal.atExit
+export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal> => {
+  requireEffect("atExit", finalizer)
+  return internal.atExit(finalizer)
+}
 
 /**
  * Acquires a scoped resource now, with the loop's lifetime: its release runs
@@ -279,8 +285,10 @@ export const atExit: <R>(finalizer: Effect.Effect<unknown, never, R>) => Effect.
  * const program = Effect.map(LoopLocal.enter(connection), (c) => c.open)
  * ```
  */
-export const enter = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
-  internal.withLoop((loop) => internal.acquireUnshared(loop, "enter", resource))
+export const enter = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
+  requireEffect("enter", resource)
+  return internal.withLoop((loop) => internal.acquireUnshared(loop, "enter", resource))
+}
 
 const identity = <A>(a: A): A => a
 
@@ -308,10 +316,12 @@ const onceOwner = internal.makeOwner(true)
  */
 export const enterOnce = <A, E, R>(
   resource: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
-  Effect.withFiberRuntime((fiber) =>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
+  requireEffect("enterOnce", resource)
+  return Effect.withFiberRuntime((fiber) =>
     internal.getOrAcquire(fiber, onceOwner, "enterOnce", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
   )
+}
 
 /**
  * A drop-in replacement for a scoped resource: usable wherever it was
@@ -332,10 +342,12 @@ export const enterOnce = <A, E, R>(
  * const program = Effect.scoped(client) // releases nothing when this scope closes
  * ```
  */
-export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | LoopLocal> =>
-  Effect.withFiberRuntime((fiber) =>
+export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | LoopLocal> => {
+  requireEffect("sticky", resource)
+  return Effect.withFiberRuntime((fiber) =>
     internal.getOrAcquire(fiber, onceOwner, "sticky", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
   )
+}
 
 /**
  * A function whose result is cached per loop and per arguments, with a way to

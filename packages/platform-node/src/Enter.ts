@@ -7,6 +7,8 @@
 import { Binding } from "@loop-local/core"
 import * as internal from "./internal/current.js"
 
+const enteredOnce = Binding.makeOwner({ byIdentity: true })
+
 /**
  * Awaits `value` and registers its release for the end of the current loop:
  * `release(value)` if given, else its `Symbol.asyncDispose`, else its
@@ -26,10 +28,10 @@ export function enter<A>(value: A | PromiseLike<A>, release: (value: A) => unkno
 export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enter's release", release)
   const loop = internal.currentLoop()
-  return Binding.acquireEach(loop, "enter", value, internal.acquirePromise(loop, () => value, release))
+  // `start` only returns `value`, so no user code runs as this construction: its owner is immaterial.
+  const construction = { owner: enteredOnce, kind: "enter" as const, loop, key: value, settled: false }
+  return Binding.acquireEach(loop, "enter", value, internal.acquirePromise(construction, () => value, release))
 }
-
-const enteredOnce = Binding.makeOwner({ byIdentity: true })
 
 /**
  * Like `enter`, but once per loop per value (by identity: the object, or the
@@ -51,8 +53,9 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release: (value: A) => u
 export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enterOnce's release", release)
   const loop = internal.currentLoop()
+  const construction = { owner: enteredOnce, kind: "enterOnce" as const, loop, key: value, settled: false }
   return (Binding.cachedPromise(loop, enteredOnce, value) ??
-    Binding.acquire(loop, enteredOnce, "enterOnce", value, () => internal.acquirePromise(loop, () => value, release))) as Promise<A>
+    Binding.acquire(loop, enteredOnce, "enterOnce", value, () => internal.acquirePromise(construction, () => value, release))) as Promise<A>
 }
 
 const stuck = Binding.makeOwner({ byIdentity: true })

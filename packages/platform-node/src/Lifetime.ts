@@ -98,7 +98,7 @@ export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOpti
   internal.nodeRealm.runLoops.add(loop)
   let outcome: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
   try {
-    outcome = { ok: true, value: await internal.nodeRealm.bound.run(loop, main) }
+    outcome = { ok: true, value: await internal.nodeRealm.bound.run({ loop, constructing: [] }, main) }
   } catch (error) {
     outcome = { ok: false, error }
   }

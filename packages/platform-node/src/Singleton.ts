@@ -98,11 +98,27 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
 ): Cached<Args, T> => {
   const owner = Binding.makeOwner({ byIdentity: false })
   return keyed<Args, T>("singleton", fn, options?.key, owner, (loop, key, args) => {
+    const cycle = internal.selfDependency(loop, owner, key)
+    if (cycle !== undefined) throw cycle
     const hit = Binding.cachedExit(loop, owner, key)
     if (hit !== undefined) return hit.value as T
-    const value = internal.nodeRealm.bound.run(loop, () => args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args))
+    const construction: internal.Construction = { owner, kind: "singleton", loop, key, settled: false }
+    let value: T
+    try {
+      value = internal.runFactory(construction, () => args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args))
+    } finally {
+      construction.settled = true
+    }
     const handle = Binding.insert(loop, owner, "singleton", key, value, undefined)
-    if (isThenable(value)) value.then(undefined, () => Binding.remove(loop, handle))
+    if (isThenable(value)) {
+      construction.settled = false
+      value.then(() => {
+        construction.settled = true
+      }, () => {
+        construction.settled = true
+        Binding.remove(loop, handle)
+      })
+    }
     return value
   }, (error) => {
     throw error
@@ -156,14 +172,17 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
     factory,
     options?.key,
     owner,
-    (loop, key, args) =>
-      (Binding.cachedPromise(loop, owner, key) ??
+    (loop, key, args) => {
+      const cycle = internal.selfDependency(loop, owner, key)
+      if (cycle !== undefined) return Promise.reject(cycle)
+      return (Binding.cachedPromise(loop, owner, key) ??
         Binding.acquire(loop, owner, "stickySingleton", key, () =>
           internal.acquirePromise(
-            loop,
+            { owner, kind: "stickySingleton", loop, key, settled: false },
             () => args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
             release
-          ))) as Promise<A>,
+          ))) as Promise<A>
+    },
     (error) => Promise.reject(error)
   )
 }

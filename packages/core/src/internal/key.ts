@@ -51,7 +51,8 @@ const hashKey = (u: unknown, ancestors: Array<object>): number => {
   return Hash.optimize(h)
 }
 
-const equalKeys = (a: unknown, b: unknown): boolean => {
+/** @internal */
+export const equalKeys = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
   if (!isStructural(a) || !isStructural(b)) return a !== a && b !== b // NaN
   if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)

@@ -7,6 +7,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
 import { KeyTable, renderKey } from "./key.js"
@@ -290,10 +291,11 @@ export const getOrAcquire = <A, E, R>(
   if (loop === undefined || loop.closing) return unusable(loop)
   const entry = loop.tables.get(owner)?.get(key)
   if (entry !== undefined && entry.exit !== undefined) return entry.exit as Exit.Exit<A>
-  return acquireShared(loop, owner, kind, scoped, key, () => args === undefined ? f(key) : f(...args))
+  return acquireShared(fiber, loop, owner, kind, scoped, key, () => args === undefined ? f(key) : f(...args))
 }
 
 const acquireShared = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   loop: LoopImpl,
   owner: Owner,
   kind: LoopLocal.EntryKind,
@@ -307,11 +309,29 @@ const acquireShared = <A, E, R>(
     loop.tables.set(owner, table)
   }
   const existing = table.get(key)
-  if (existing !== undefined) return awaitEntry<A, E>(existing)
+  if (existing !== undefined) {
+    if (existing.exit === undefined && fiber.getFiberRef(constructing).includes(existing)) {
+      return Effect.die(selfDependency(existing))
+    }
+    return awaitEntry<A, E>(existing)
+  }
   const entry = new Entry(kind, key, table)
   table.set(key, entry)
   return Effect.zipRight(construct(loop, entry, scoped, make), awaitEntry<A, E>(entry))
 }
+
+/**
+ * The entries whose construction the current fiber works for, outermost
+ * first: inherited by the construction fibers they start, so that a call
+ * waiting for one of them, which would wait for itself, is caught.
+ */
+const constructing = FiberRef.unsafeMake<ReadonlyArray<Entry>>([])
+
+/** @internal */
+export const selfDependency = (entry: { readonly kind: LoopLocal.EntryKind; readonly key: unknown }) =>
+  new Error(
+    `loop-local: the construction of ${entry.kind} ${renderKey(entry.key)} asked for the same ${entry.kind} and key, so it would wait for itself forever`
+  )
 
 const awaitEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
   (entry.exit ?? Deferred.await(entry.deferred!)) as Effect.Effect<A, E>
@@ -351,14 +371,15 @@ const construction = <A, E, R>(
     Effect.suspend(() => {
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
+      const made = Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
       if (!scoped) {
-        return Effect.flatMap(Effect.exit(restore(make())), (exit) => settle(loop, entry, exit, undefined, started))
+        return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
       }
       return Effect.flatMap(
         Scope.make(),
         (scope) =>
           Effect.flatMap(
-            Effect.exit(restore(Scope.extend(make(), scope))),
+            Effect.exit(restore(Scope.extend(made, scope))),
             (exit) => settle(loop, entry, exit, scope, started)
           )
       )

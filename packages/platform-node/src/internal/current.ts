@@ -5,9 +5,29 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 
+/**
+ * What an async call tree is bound to: its loop, and the constructions it
+ * works for (a factory's own calls), to catch one asking for itself.
+ *
+ * @internal
+ */
+export interface Bound {
+  readonly loop: LoopLocal.Loop
+  readonly constructing: ReadonlyArray<Construction>
+}
+
+/** A construction in progress: a factory called for `key` of `owner` in `loop`. @internal */
+export interface Construction {
+  readonly owner: Binding.Owner
+  readonly kind: LoopLocal.EntryKind
+  readonly loop: LoopLocal.Loop
+  readonly key: unknown
+  settled: boolean
+}
+
 interface NodeRealm {
-  /** The loop bound by `run()` for an async call tree. */
-  readonly bound: AsyncLocalStorage<LoopLocal.Loop>
+  /** The loop bound by `run()` for an async call tree, and the constructions that tree works for. */
+  readonly bound: AsyncLocalStorage<Bound>
   /** Loops of `run()` calls still open, closed too when a signal arrives. */
   readonly runLoops: Set<LoopLocal.Loop>
 }
@@ -37,7 +57,35 @@ function closeDefaultBeforeExit() {
 }
 
 /** @internal */
-export const currentLoop = (): LoopLocal.Loop => nodeRealm.bound.getStore() ?? Binding.defaultLoop()
+export const currentLoop = (): LoopLocal.Loop => nodeRealm.bound.getStore()?.loop ?? Binding.defaultLoop()
+
+/**
+ * The construction this call would wait for if it is one the calling tree
+ * works for and that has not settled: asking for it would wait forever.
+ *
+ * @internal
+ */
+export const selfDependency = (
+  loop: LoopLocal.Loop,
+  owner: Binding.Owner,
+  key: unknown
+): Error | undefined => {
+  const chain = nodeRealm.bound.getStore()?.constructing
+  if (chain === undefined || chain.length === 0) return undefined
+  const own = chain.find((c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key))
+  return own === undefined ? undefined : Binding.selfDependency(own.kind, key)
+}
+
+/**
+ * Runs a factory for `construction`: with its loop as the current loop, and
+ * the construction added to the chain the calling tree works for.
+ *
+ * @internal
+ */
+export const runFactory = <A>(construction: Construction, factory: () => A): A => {
+  const chain = nodeRealm.bound.getStore()?.constructing ?? []
+  return nodeRealm.bound.run({ loop: construction.loop, constructing: [...chain, construction] }, factory)
+}
 
 /** @internal */
 export const requireFunction = (what: string, f: unknown): void => {
@@ -66,25 +114,30 @@ export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
 const identity = <A>(a: A): A => a
 
 /**
- * A value produced by Promise code, as a scoped resource of `loop`: `start` runs
- * with `loop` as the current loop, its rejection is the acquisition's error,
+ * A value produced by Promise code, as a scoped resource of the construction's
+ * loop: `start` runs as `runFactory` runs it, its rejection is the acquisition's error,
  * and its release is registered as soon as it resolves. Interrupted while the
  * Promise is pending (the loop closed), the value is released when it comes.
  *
  * @internal
  */
 export const acquirePromise = <A>(
-  loop: LoopLocal.Loop,
+  construction: Construction,
   start: () => A | PromiseLike<A>,
   release: ((value: A) => unknown) | undefined
 ): Effect.Effect<A, unknown, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) => {
     let promise: Promise<A>
     try {
-      promise = Promise.resolve(nodeRealm.bound.run(loop, start))
+      promise = Promise.resolve(runFactory(construction, start))
     } catch (error) {
+      construction.settled = true
       return Effect.fail(error)
     }
+    const settled = () => {
+      construction.settled = true
+    }
+    promise.then(settled, settled)
     return restore(Effect.tryPromise({ try: () => promise, catch: identity })).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() => {
