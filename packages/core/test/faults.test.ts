@@ -43,6 +43,20 @@ describe("releases that fail", () => {
     expect(report.releases[1]!.durationMs).toBeGreaterThanOrEqual(150)
   })
 
+  it("still starts every release after the deadline, even behind two that hang (found by the model)", async () => {
+    const { loop, run } = ownLoop()
+    const log: Array<string> = []
+    await run(Effect.gen(function*() {
+      yield* LoopLocal.atExit(Effect.promise(async () => void log.push("async, no I/O")))
+      yield* LoopLocal.atExit(Effect.sync(() => log.push("sync")))
+      yield* LoopLocal.atExit(Effect.never)
+      yield* LoopLocal.atExit(Effect.never)
+    }))
+    const report = await Binding.close(loop, { deadlineMs: 50 })
+    expect(log).toEqual(["sync", "async, no I/O"])
+    expect(report.releases.map((r) => r.outcome)).toEqual(["abandoned", "abandoned", "ok", "ok"])
+  })
+
   it("reports an atExit registered from inside a release during close as a clear failure, never silently", async () => {
     const { loop, run } = ownLoop()
     const ran: Array<string> = []

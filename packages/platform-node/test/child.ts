@@ -12,8 +12,13 @@ export interface Finished {
 }
 
 /** Runs a fixture with plain `node`; `waitFor(text)` resolves once stdout has printed it. */
-export const spawnFixture = (fixture: string, args: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
-  const child: ChildProcess = spawn(process.execPath, [`test/fixtures/${fixture}`, ...args], {
+export const spawnFixture = (
+  fixture: string,
+  args: ReadonlyArray<string> = [],
+  env: Record<string, string> = {},
+  nodeOptions: ReadonlyArray<string> = []
+) => {
+  const child: ChildProcess = spawn(process.execPath, [...nodeOptions, `test/fixtures/${fixture}`, ...args], {
     cwd: packageDir,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]

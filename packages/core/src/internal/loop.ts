@@ -107,8 +107,8 @@ export class LoopImpl implements LoopLocal.Loop {
    * The loop's end: a finalizer on its scope, added first so that it runs
    * last. Constructions in flight are interrupted, then releases run one at a
    * time, last acquired first. At the deadline the release running then is
-   * abandoned (left to finish on its own); the remaining ones still run, in
-   * order, and are waited for until the event loop's next turn.
+   * abandoned (left to finish on its own); each remaining one still starts, in
+   * order, and is waited for until the event loop's next turn at most.
    */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.closing) return Deferred.await(this.closed)
@@ -145,26 +145,26 @@ export class LoopImpl implements LoopLocal.Loop {
     this.releases.clear()
     let next = 0
     let overdue = false
-    const inOrder = (untilOverdue: boolean) =>
-      Effect.whileLoop({
-        while: () => !(untilOverdue && overdue) && next < entries.length,
-        body: () => this.release(entries[next++]!),
-        step: () => {}
-      })
-    return Effect.forkDaemon(inOrder(true)).pipe(
+    const inOrder = Effect.whileLoop({
+      while: () => !overdue && next < entries.length,
+      body: () => this.release(entries[next++]!),
+      step: () => {}
+    })
+    return Effect.forkDaemon(inOrder).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), Math.max(0, deadline - Date.now()))),
       Effect.flatMap((done) => {
         if (done._tag === "Some") return Effect.void
         overdue = true
         if (next > 0) this.record(entries[next - 1]!, "abandoned", undefined)
-        // The rest still run, in order, on a fiber of their own; the close waits for them only until the event
-        // loop's next turn: what needs no I/O finishes, the others are abandoned and go on in the background.
-        return Effect.forkDaemon(inOrder(false)).pipe(
-          Effect.flatMap((rest) => Effect.timeoutOption(Fiber.await(rest), 0)),
-          Effect.map(() => {
-            for (const entry of entries) this.record(entry, "abandoned", undefined)
+        // Every remaining release still starts, in order; each is waited for until the event loop's next turn at
+        // most (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
+        return Effect.forEach(entries.slice(next), (entry) => {
+          const fiber = Effect.runFork(this.release(entry), { immediate: true })
+          if (fiber.unsafePoll() !== null) return Effect.void
+          return Effect.map(Effect.timeoutOption(Fiber.await(fiber), 0), (settled) => {
+            if (settled._tag === "None") this.record(entry, "abandoned", undefined)
           })
-        )
+        }, { discard: true })
       })
     )
   }
