@@ -112,7 +112,8 @@ export const selfDependency = (kind: EntryKind, key: unknown): Error => internal
 export const defaultLoop: () => Loop = internal.defaultLoop
 
 /**
- * A new loop with a scope of its own, closed only by `close`.
+ * A new loop with a scope of its own, closed only by `close`. `deadlineMs`
+ * (default 10 000) bounds its releases: at its close, and at `invalidate`.
  *
  * @since 0.1.0
  * @category loops
@@ -120,11 +121,12 @@ export const defaultLoop: () => Loop = internal.defaultLoop
  * ```ts
  * import { Binding } from "@loop-local/core"
  *
- * const loop = Binding.makeLoop()
+ * const loop = Binding.makeLoop({ deadlineMs: 5_000 })
  * await Binding.close(loop)
  * ```
  */
-export const makeLoop: () => Loop = internal.unsafeMakeLoop
+export const makeLoop = (options?: { readonly deadlineMs?: number | undefined }): Loop =>
+  internal.unsafeMakeLoop(options?.deadlineMs)
 
 /**
  * Closes a loop and resolves with its report once every release has run or

@@ -15,7 +15,7 @@ import * as internal from "./internal/current.js"
  * @category models
  */
 export interface CloseOptions {
-  /** How long releases may run before those still running are abandoned (default 10 000). */
+  /** How long releases may run before those still running are abandoned (default 10 000); for `run()`, invalidations too. */
   readonly deadlineMs?: number | undefined
 }
 
@@ -94,7 +94,7 @@ export const atExit = (fn: () => unknown): void => {
  */
 export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOptions): Promise<T> => {
   internal.requireFunction("run's main", main)
-  const loop = Binding.makeLoop()
+  const loop = Binding.makeLoop(options)
   internal.nodeRealm.runLoops.add(loop)
   let outcome: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
   try {

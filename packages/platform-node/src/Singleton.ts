@@ -41,17 +41,16 @@ export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) =>
 }
 
 /**
- * A function cached in `owner`'s keys of the current loop. `lookup` gets the
- * loop, the key, and the arguments (`undefined` for a single argument, which
- * is its own key).
+ * A function cached in the current loop. `lookup` gets the loop, the key, and
+ * the arguments (`undefined` for a single argument, which is its own key).
  */
 const keyed = <Args extends ReadonlyArray<unknown>, T>(
   what: string,
   f: unknown,
   keyOf: ((...args: Args) => unknown) | undefined,
-  owner: Binding.Owner,
   lookup: (loop: LoopLocal.Loop, key: unknown, args: Args | undefined) => T,
-  onError: (error: unknown) => T
+  onError: (error: unknown) => T,
+  invalidate: (loop: LoopLocal.Loop, key: unknown) => Promise<void>
 ): Cached<Args, T> => {
   internal.requireFunction(`${what}'s factory`, f)
   if (keyOf !== undefined) internal.requireFunction(`${what}'s options.key`, keyOf)
@@ -68,7 +67,7 @@ const keyed = <Args extends ReadonlyArray<unknown>, T>(
     }
   }
   return Object.assign(call, {
-    invalidate: async (...args: Args) => Binding.invalidate(internal.currentLoop(), owner, keyOfArgs(args))
+    invalidate: async (...args: Args) => invalidate(internal.currentLoop(), keyOfArgs(args))
   }) as Cached<Args, T>
 }
 
@@ -97,7 +96,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
   const owner = Binding.makeOwner({ byIdentity: false })
-  return keyed<Args, T>("singleton", fn, options?.key, owner, (loop, key, args) => {
+  return keyed<Args, T>("singleton", fn, options?.key, (loop, key, args) => {
     const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) throw cycle
     const hit = Binding.cachedExit(loop, owner, key)
@@ -122,6 +121,12 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     return value
   }, (error) => {
     throw error
+  }, async (loop, key) => {
+    // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
+    // second value of the key alongside it.
+    const cached = Binding.cachedExit(loop, owner, key)?.value
+    if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
+    return Binding.invalidate(loop, owner, key)
   })
 }
 
@@ -171,7 +176,6 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
     "stickySingleton",
     factory,
     options?.key,
-    owner,
     (loop, key, args) => {
       const cycle = internal.selfDependency(loop, owner, key)
       if (cycle !== undefined) return Promise.reject(cycle)
@@ -183,6 +187,7 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
             release
           ))) as Promise<A>
     },
-    (error) => Promise.reject(error)
+    (error) => Promise.reject(error),
+    (loop, key) => Binding.invalidate(loop, owner, key)
   )
 }

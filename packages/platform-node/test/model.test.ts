@@ -152,10 +152,10 @@ class World {
     c.outcome = outcome
     c.end = this.now()
   }
-  /** A release, as a world event: slow, failing or hanging as its behavior says. */
-  release(c: Construction): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      c.releaseStarts.push(this.now())
+  /** A release, as a world event recorded the moment it starts: then slow, failing or hanging as its behavior says. */
+  startRelease(c: Construction): Effect.Effect<void> {
+    c.releaseStarts.push(this.now())
+    return Effect.gen(function*() {
       for (let i = 0; i < c.behavior.releaseSteps; i++) yield* Effect.yieldNow()
       if (c.behavior.releaseHangs) {
         c.releaseHung = true
@@ -182,7 +182,7 @@ const effectResource = (world: World, prim: Prim, key: number): Effect.Effect<Co
         world.settle(c, "failed")
         return yield* Effect.fail(new ConstructionFailed(c.id))
       }
-      if (isScoped(prim)) yield* Effect.acquireRelease(Effect.void, () => world.release(c))
+      if (isScoped(prim)) yield* Effect.acquireRelease(Effect.void, () => Effect.suspend(() => world.startRelease(c)))
       world.settle(c, "ok")
       return c
     }).pipe(Effect.onInterrupt(() => Effect.sync(() => world.settle(c, "interrupted"))))
@@ -223,14 +223,14 @@ const unusedScope = Effect.runSync(Scope.make())
 const isClosedError = (u: unknown) => typeof u === "object" && u !== null && (u as { _tag?: string })._tag === "LoopClosedError"
 
 const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> => {
-  const loops = Array.from({ length: LOOPS }, () => Binding.makeLoop())
+  const loops = Array.from({ length: LOOPS }, () => Binding.makeLoop({ deadlineMs: DEADLINE_MS }))
   const world = new World(behaviors, loops)
   const single = LoopLocal.singleton((key: number) => effectResource(world, "singleton", key))
   const sticky = LoopLocal.stickySingleton((key: number) => effectResource(world, "stickySingleton", key))
   const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key))
   const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key))
   const pSticky = promiseSticky((key: number) => promiseResource(world, "promiseSticky", key), {
-    release: (c) => Effect.runPromise(world.release(c))
+    release: (c) => Effect.runPromise(world.startRelease(c))
   })
   const pSingle = promiseSingleton((key: number) => promiseResource(world, "promiseSingleton", key))
 

@@ -119,6 +119,8 @@ export class LoopImpl implements LoopLocal.Loop {
     for (const entry of this.pending) if (entry.fiber !== undefined) fibers.push(entry.fiber)
     return Fiber.interruptAll(fibers).pipe(
       Effect.timeoutOption(Math.max(0, deadline - started)),
+      // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
+      Effect.zipRight(Effect.sleep(0)),
       Effect.zipRight(Effect.suspend(() => this.releaseAll(deadline))),
       Effect.zipRight(Effect.suspend(() => {
         this.storage.clear()
@@ -233,15 +235,16 @@ export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flat
 )
 
 /** A loop with a scope of its own, closed only by `closeLoop`. @internal */
-export const unsafeMakeLoop = (): LoopImpl => {
+export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
   const scope = Effect.runSync(Scope.make())
   const loop = new LoopImpl(realm().nextLoopId++, scope)
+  if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
   Effect.runSync(Scope.addFinalizer(scope, loop.close))
   return loop
 }
 
 /** @internal */
-export const defaultLoop = (): LoopImpl => realm().defaultLoop ??= unsafeMakeLoop()
+export const defaultLoop = (): LoopImpl => realm().defaultLoop ??= unsafeMakeLoop(undefined)
 
 /** Closes a loop and waits for its report; later calls wait for the same close. @internal */
 export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
@@ -464,8 +467,11 @@ const settle = <A, E>(
 }
 
 /**
- * Releases one cached entry now and forgets it, waiting first for a
- * construction in flight.
+ * Forgets one cached entry and releases it, waiting first for a construction
+ * in flight. The release starts one turn of the event loop later, so that
+ * every caller the value was already handed to receives it unreleased. It is
+ * bounded by the loop's deadline: past it, it is left running and the
+ * invalidation fails naming it.
  *
  * @internal
  */
@@ -480,7 +486,17 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     loop.releases.delete(entry)
     const release = entry.release
     entry.release = undefined
-    return release ?? Effect.void
+    if (release === undefined) return Effect.void
+    return Effect.zipRight(Effect.sleep(0), Effect.forkDaemon(release)).pipe(
+      Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
+      Effect.flatMap((done) =>
+        done._tag === "Some"
+          ? done.value
+          : Effect.die(
+            new Error(`loop-local: the release of ${entry.kind} ${keyText(entry)} did not finish within the deadline (${loop.deadlineMs} ms) and was abandoned`)
+          )
+      )
+    )
   })
 
 /** @internal */
