@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Fiber } from "effect"
-import { LoopLocal } from "../src/index.js"
+import { Binding, LoopLocal } from "../src/index.js"
 import { isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
 
 class Widget {
@@ -211,20 +211,41 @@ describe("stickySingleton", () => {
     await expect(loop.dispose()).rejects.toThrow(/close failed/)
   })
 
-  it("invalidate during a construction waits for it, then releases it", async () => {
-    const { state, resource } = makeCounter()
-    const Pool = LoopLocal.stickySingleton((_: string) => resource)
+  it("invalidate during a construction waits for it, lets its callers receive it unreleased, then releases it", async () => {
+    // Slow to acquire, and marks itself released the moment its release starts.
+    const Pool = LoopLocal.stickySingleton((_: string) =>
+      Effect.acquireRelease(
+        Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 5), Effect.sync(() => ({ released: false }))),
+        (v) => Effect.sync(() => void (v.released = true))
+      )
+    )
+    const receive = Effect.map(Pool("a"), (value) => ({ value, releasedAtReceipt: value.released }))
     const loop = makeLoop()
     await loop.runPromise(Effect.gen(function*() {
-      const user = yield* Effect.fork(Pool("a"))
+      // The invalidation waits for the construction alongside the callers, one of which asked after it did.
+      const first = yield* Effect.fork(receive)
       yield* Effect.yieldNow()
-      yield* Pool.invalidate("a")
-      const value = yield* Fiber.join(user)
-      expect(value.released).toBe(true)
+      const invalidation = yield* Effect.fork(Pool.invalidate("a"))
+      yield* Effect.yieldNow()
+      const second = yield* Effect.fork(receive)
+      const received = [yield* Fiber.join(first), yield* Fiber.join(second)]
+      yield* Fiber.join(invalidation)
+      expect(received[0]!.value).toBe(received[1]!.value)
+      expect(received.map((r) => r.releasedAtReceipt)).toEqual([false, false])
+      expect(received[0]!.value.released).toBe(true)
     }))
-    expect(state).toMatchObject({ acquired: 1, released: 1 })
     await loop.dispose()
-    expect(state).toMatchObject({ acquired: 1, released: 1 })
+  })
+
+  it("bounds invalidate by the loop's deadline: a hanging release is abandoned and named (found by the model)", async () => {
+    const loop = Binding.makeLoop({ deadlineMs: 50 })
+    const Stuck = LoopLocal.stickySingleton((_: string) => Effect.acquireRelease(Effect.succeed(1), () => Effect.never))
+    await loop.runPromise(Stuck("a"))
+    const started = Date.now()
+    const exit = await loop.runPromise(Effect.exit(Stuck.invalidate("a")))
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(/stickySingleton "a" did not finish within the deadline \(50 ms\)/)
+    await Binding.close(loop)
   })
 
   it("releases a failed multi-step construction's partial resource and retries next time", async () => {

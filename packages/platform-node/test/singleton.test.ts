@@ -7,9 +7,11 @@ const makeCounter = () => {
   const state = { created: 0, disposed: 0 }
   class Resource {
     readonly n = ++state.created
+    disposing = false
     disposed = false
     constructor(readonly key: string) {}
     async [Symbol.asyncDispose]() {
+      this.disposing = true
       await tick()
       this.disposed = true
       state.disposed++
@@ -87,6 +89,22 @@ describe("stickySingleton (Promise)", () => {
       expect(await pool("b")).toBe(b)
     })
     expect(state).toEqual({ created: 3, disposed: 3 })
+  })
+
+  it("invalidate of a pending construction lets its callers receive it unreleased first (found by the model)", async () => {
+    const { Resource } = makeCounter()
+    const pool = stickySingleton(async (origin: string) => {
+      await tick()
+      return new Resource(origin)
+    })
+    await run(async () => {
+      const received = pool("x").then((r) => ({ r, disposingAtReceipt: r.disposing }))
+      const invalidated = pool.invalidate("x")
+      const { r, disposingAtReceipt } = await received
+      await invalidated
+      expect(disposingAtReceipt).toBe(false)
+      expect(r.disposed).toBe(true)
+    })
   })
 
   it("uses options.release, else Symbol.asyncDispose, else Symbol.dispose", async () => {
@@ -194,6 +212,26 @@ describe("singleton (Promise)", () => {
       expect(attempts).toBe(2)
       expect(() => throwsOnce("y")).toThrow("sync")
       expect(throwsOnce("y")).toBe("y")
+    })
+  })
+
+  it("invalidate of a pending Promise waits for it: the next call does not build a second value alongside (found by the model)", async () => {
+    let running = 0
+    let overlapped = false
+    const slow = singleton(async (k: string) => {
+      if (++running > 1) overlapped = true
+      await tick()
+      await tick()
+      running--
+      return k
+    })
+    await run(async () => {
+      const first = slow("x")
+      const invalidated = slow.invalidate("x")
+      expect(slow("x")).toBe(first)
+      await invalidated
+      await slow("x")
+      expect(overlapped).toBe(false)
     })
   })
 
