@@ -125,7 +125,7 @@ export interface ReleaseReport {
   readonly durationMs: number
   /** `abandoned`: still running at the close's deadline, and left to finish on its own. */
   readonly outcome: "ok" | "failed" | "abandoned"
-  /** Why it failed, when it did. */
+  /** Why it failed, or why it was abandoned; `undefined` when it went well. */
   readonly cause: Cause.Cause<unknown> | undefined
 }
 

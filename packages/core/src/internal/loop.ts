@@ -129,13 +129,7 @@ export class LoopImpl implements LoopLocal.Loop {
           this.closed,
           Exit.succeed({ loopId: this.id, releases: this.records, durationMs: Date.now() - started })
         )
-        const failures = this.records.flatMap((r) =>
-          r.outcome === "failed"
-            ? [r.cause!]
-            : r.outcome === "abandoned"
-            ? [Cause.die(new Error(`loop-local: the release of ${r.kind} ${r.key} was abandoned at the shutdown deadline (${this.deadlineMs} ms)`))]
-            : []
-        )
+        const failures = this.records.flatMap((r) => r.cause === undefined ? [] : [r.cause])
         return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
       }))
     ) as Effect.Effect<void>
@@ -190,7 +184,14 @@ export class LoopImpl implements LoopLocal.Loop {
     if (entry.reported) return
     entry.reported = true
     const durationMs = entry.releaseStarted === 0 ? 0 : Date.now() - entry.releaseStarted
-    this.records.push({ kind: entry.kind, key: keyText(entry), durationMs, outcome, cause })
+    const key = keyText(entry)
+    this.records.push({
+      kind: entry.kind,
+      key,
+      durationMs,
+      outcome,
+      cause: outcome === "abandoned" ? Cause.die(abandoned(entry.kind, key, this.deadlineMs)) : cause
+    })
   }
 
   /** What the loop holds now, in order of acquisition completion. */
@@ -205,6 +206,9 @@ export class LoopImpl implements LoopLocal.Loop {
     }))
   }
 }
+
+const abandoned = (kind: LoopLocal.EntryKind, key: string, deadlineMs: number) =>
+  new Error(`loop-local: the release of ${kind} ${key} did not finish within the deadline (${deadlineMs} ms) and was abandoned`)
 
 /** atExit finalizers have no key: they are named by their place in the loop's order. */
 const keyText = (entry: Entry): string => entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key)
@@ -492,9 +496,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       Effect.flatMap((done) =>
         done._tag === "Some"
           ? done.value
-          : Effect.die(
-            new Error(`loop-local: the release of ${entry.kind} ${keyText(entry)} did not finish within the deadline (${loop.deadlineMs} ms) and was abandoned`)
-          )
+          : Effect.die(abandoned(entry.kind, keyText(entry), loop.deadlineMs))
       )
     )
   })

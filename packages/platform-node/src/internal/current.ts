@@ -157,24 +157,14 @@ export const acquirePromise = <A>(
 
 /** The errors of a close: each failed release's own error, and one for each release abandoned at the deadline. @internal */
 export const releaseErrors = (report: LoopLocal.ShutdownReport): Array<unknown> =>
-  report.releases.flatMap((r) =>
-    r.outcome === "failed"
-      ? [Cause.squash(r.cause!)]
-      : r.outcome === "abandoned"
-      ? [new Error(`loop-local: the release of ${r.kind} ${r.key} was abandoned at the shutdown deadline`)]
-      : []
-  )
+  report.releases.flatMap((r) => r.cause === undefined ? [] : [Cause.squash(r.cause)])
 
 /** Lines for stderr naming every release that failed or was abandoned; empty when all went well. @internal */
 export const problemLines = (report: LoopLocal.ShutdownReport): Array<string> =>
   report.releases.flatMap((r) =>
-    r.outcome === "ok"
+    r.cause === undefined
       ? []
-      : [
-        r.outcome === "abandoned"
-          ? `loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release abandoned at the deadline after ${r.durationMs} ms`
-          : `loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release failed: ${String(Cause.squash(r.cause!))}`
-      ]
+      : [`loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release ${r.outcome} after ${r.durationMs} ms: ${String(Cause.squash(r.cause))}`]
   )
 
 /** Closes every loop of `run()` still open and the default loop, at once, each within the deadline. @internal */
