@@ -120,7 +120,7 @@ export class LoopImpl implements LoopLocal.Loop {
     return Fiber.interruptAll(fibers).pipe(
       Effect.timeoutOption(Math.max(0, deadline - started)),
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
-      Effect.zipRight(Effect.sleep(0)),
+      Effect.zipRight(nextTurn),
       Effect.zipRight(Effect.suspend(() => this.releaseAll(deadline))),
       Effect.zipRight(Effect.suspend(() => {
         this.storage.clear()
@@ -205,6 +205,29 @@ export class LoopImpl implements LoopLocal.Loop {
       acquireMs: entry.acquireMs
     }))
   }
+}
+
+/**
+ * The next turn of the event loop: every microtask queued before it (a
+ * Promise's continuation, a fiber's resumption) has run by then. `setImmediate`
+ * where the runtime has it (microseconds), else a zero timer.
+ */
+const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
+  const timers = globalThis as unknown as Timers
+  if (typeof timers.setImmediate === "function" && typeof timers.clearImmediate === "function") {
+    const handle = timers.setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => timers.clearImmediate!(handle))
+  }
+  const handle = timers.setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => timers.clearTimeout(handle))
+})
+
+/** The timer functions of the JS runtime: core compiles without any runtime's types. */
+interface Timers {
+  readonly setImmediate?: (f: () => void) => unknown
+  readonly clearImmediate?: (handle: unknown) => void
+  readonly setTimeout: (f: () => void, ms: number) => unknown
+  readonly clearTimeout: (handle: unknown) => void
 }
 
 const abandoned = (kind: LoopLocal.EntryKind, key: string, deadlineMs: number) =>
@@ -491,7 +514,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     const release = entry.release
     entry.release = undefined
     if (release === undefined) return Effect.void
-    return Effect.zipRight(Effect.sleep(0), Effect.forkDaemon(release)).pipe(
+    return Effect.zipRight(nextTurn, Effect.forkDaemon(release)).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
       Effect.flatMap((done) =>
         done._tag === "Some"
