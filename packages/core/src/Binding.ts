@@ -11,7 +11,6 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import type * as Scope from "effect/Scope"
 import * as key from "./internal/key.js"
 import * as internal from "./internal/loop.js"
 import type { EntryKind, Loop, ShutdownReport } from "./LoopLocal.js"
@@ -199,9 +198,21 @@ export const cachedExit = (loop: Loop, owner: Owner, key: unknown): Exit.Success
   internal.unsafeCachedExit(impl(loop), owner, key)
 
 /**
+ * A value with its release, as `acquire` and `acquireEach` take them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Acquired<A> {
+  readonly value: A
+  /** Makes the effect that releases `value`, when it is due. */
+  readonly release: () => Effect.Effect<void>
+}
+
+/**
  * Acquires `make()` for `key` unless it is cached or in flight, sharing one
- * acquisition between concurrent callers; its release runs when the loop
- * closes. Rejects with the acquisition's error; a failure is not cached.
+ * acquisition between concurrent callers; the release it yields runs when the
+ * loop closes. Rejects with the acquisition's error; a failure is not cached.
  *
  * @since 0.1.0
  * @category cache
@@ -212,7 +223,7 @@ export const cachedExit = (loop: Loop, owner: Owner, key: unknown): Exit.Success
  *
  * const owner = Binding.makeOwner({ byIdentity: false })
  * const pool = await Binding.acquire(Binding.defaultLoop(), owner, "stickySingleton", "db", () =>
- *   Effect.acquireRelease(Effect.succeed({ db: true }), () => Effect.void))
+ *   Effect.succeed({ value: { db: true }, release: () => Effect.log("released") }))
  * ```
  */
 export const acquire = <A, E>(
@@ -220,12 +231,12 @@ export const acquire = <A, E>(
   owner: Owner,
   kind: EntryKind,
   key: unknown,
-  make: () => Effect.Effect<A, E, Scope.Scope>
+  make: () => Effect.Effect<Acquired<A>, E>
 ): Promise<A> => internal.unsafeAcquire(impl(loop), owner, kind, key, make)
 
 /**
- * Acquires a scoped resource, every call anew; its release runs when the loop
- * closes. `key` only names it in `inspect` and shutdown reports.
+ * Acquires a value with its release, every call anew; the release runs when
+ * the loop closes. `key` only names it in `inspect` and shutdown reports.
  *
  * @since 0.1.0
  * @category cache
@@ -235,15 +246,15 @@ export const acquire = <A, E>(
  * import { Binding } from "@loop-local/core"
  *
  * const conn = await Binding.acquireEach(Binding.defaultLoop(), "enter", "conn",
- *   Effect.acquireRelease(Effect.succeed({}), () => Effect.void))
+ *   Effect.succeed({ value: {}, release: () => Effect.void }))
  * ```
  */
 export const acquireEach = <A, E>(
   loop: Loop,
   kind: EntryKind,
   key: unknown,
-  resource: Effect.Effect<A, E, Scope.Scope>
-): Promise<A> => internal.unsafeAcquireEach(impl(loop), kind, key, resource)
+  acquisition: Effect.Effect<Acquired<A>, E>
+): Promise<A> => internal.unsafeAcquireEach(impl(loop), kind, key, acquisition)
 
 /**
  * Stores a value that is already there (a synchronous result, a Promise, a

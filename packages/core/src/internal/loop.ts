@@ -53,7 +53,8 @@ export class Entry {
   exit: Exit.Success<unknown, never> | undefined = undefined
   deferred: Deferred.Deferred<unknown, unknown> | undefined = undefined
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
-  release: Effect.Effect<void> | undefined = undefined
+  /** Makes the release when it is due: a thunk is lighter to keep than an effect for every cached value. */
+  release: (() => Effect.Effect<void>) | undefined = undefined
   acquiredAt = 0
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
@@ -172,7 +173,7 @@ export class LoopImpl implements LoopLocal.Loop {
     entry.release = undefined
     return Effect.suspend(() => {
       entry.releaseStarted = Date.now()
-      return Effect.map(Effect.exit(release), (exit) => {
+      return Effect.map(Effect.exit(release()), (exit) => {
         if (Exit.isSuccess(exit)) this.record(entry, "ok", undefined)
         else this.record(entry, "failed", exit.cause)
       })
@@ -347,7 +348,7 @@ const acquireShared = <A, E, R>(
   }
   const entry = new Entry(kind, key, table)
   table.set(key, entry)
-  return Effect.zipRight(construct(loop, entry, scoped, make), awaitEntry<A, E>(entry))
+  return Effect.zipRight(construct(loop, entry, scoped ? "scoped" : "plain", make), awaitEntry<A, E>(entry))
 }
 
 /**
@@ -379,10 +380,30 @@ export const acquireUnshared = <A, E, R>(
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
   const entry = new Entry(kind, resource, undefined)
   return Effect.flatMap(
-    construct(loop, entry, true, () => resource),
+    construct(loop, entry, "scoped", () => resource),
     (fiber) => Effect.onInterrupt(awaitEntry<A, E>(entry), () => Fiber.interrupt(fiber))
   )
 }
+
+/**
+ * A value acquired with its release: how the Promise API hands its values to a
+ * loop, without a `Scope` for each.
+ *
+ * @internal
+ */
+export interface Acquired<A> {
+  readonly value: A
+  readonly release: () => Effect.Effect<void>
+}
+
+/**
+ * How a construction's effect is acquired: `plain` needs no release, `scoped`
+ * runs in a `Scope` of its own that the loop closes, `paired` yields its value
+ * with its release.
+ *
+ * @internal
+ */
+export type Mode = "plain" | "scoped" | "paired"
 
 /**
  * The construction of `entry`, to run on a fiber of its own so that a
@@ -392,7 +413,7 @@ export const acquireUnshared = <A, E, R>(
 const construction = <A, E, R>(
   loop: LoopImpl,
   entry: Entry,
-  scoped: boolean,
+  mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
   entry.deferred = Deferred.unsafeMake(FiberId.none)
@@ -402,17 +423,29 @@ const construction = <A, E, R>(
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
       const made = Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
-      if (!scoped) {
+      if (mode === "plain") {
         return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
       }
-      return Effect.flatMap(
-        Scope.make(),
-        (scope) =>
-          Effect.flatMap(
-            Effect.exit(restore(Scope.extend(made, scope))),
-            (exit) => settle(loop, entry, exit, scope, started)
-          )
-      )
+      if (mode === "paired") {
+        return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
+          if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
+          const acquired = exit.value as Acquired<unknown>
+          return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
+        })
+      }
+      return Effect.flatMap(Scope.make(), (scope) =>
+        Effect.flatMap(Effect.exit(restore(Scope.extend(made, scope))), (exit) => {
+          if (Exit.isSuccess(exit)) return settle(loop, entry, exit, () => Scope.close(scope, Exit.void), started)
+          // The partial resource is released before any waiter sees the failure.
+          return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (released) =>
+            settle(
+              loop,
+              entry,
+              Exit.isFailure(released) ? Exit.failCause(Cause.sequential(exit.cause, released.cause)) : exit,
+              undefined,
+              started
+            ))
+        }))
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
 }
@@ -421,10 +454,10 @@ const construction = <A, E, R>(
 const construct = <A, E, R>(
   loop: LoopImpl,
   entry: Entry,
-  scoped: boolean,
+  mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> =>
-  Effect.tap(Effect.forkDaemon(construction(loop, entry, scoped, make)), (fiber) => {
+  Effect.tap(Effect.forkDaemon(construction(loop, entry, mode, make)), (fiber) => {
     entry.fiber = fiber
   })
 
@@ -436,9 +469,9 @@ const construct = <A, E, R>(
 const unsafeConstruct = <A, E>(
   loop: LoopImpl,
   entry: Entry,
-  make: () => Effect.Effect<A, E, Scope.Scope>
+  make: () => Effect.Effect<Acquired<A>, E>
 ): Promise<A> => {
-  const run = Effect.provideService(construction(loop, entry, true, make), LoopTag, loop)
+  const run = Effect.provideService(construction(loop, entry, "paired", make), LoopTag, loop)
   const promise = entryPromise(entry)
   const fiber = Effect.runFork(run)
   if (loop.pending.has(entry)) entry.fiber = fiber
@@ -449,7 +482,7 @@ const settle = <A, E>(
   loop: LoopImpl,
   entry: Entry,
   exit: Exit.Exit<A, E>,
-  scope: Scope.CloseableScope | undefined,
+  release: (() => Effect.Effect<void>) | undefined,
   started: number
 ): Effect.Effect<void> => {
   loop.pending.delete(entry)
@@ -459,23 +492,13 @@ const settle = <A, E>(
   if (Exit.isFailure(exit)) {
     entry.table?.delete(entry.key, entry)
     const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
-    if (scope === undefined) {
-      Deferred.unsafeDone(deferred, Exit.failCause(cause))
-      return Effect.void
-    }
-    // The partial resource is released before any waiter sees the failure.
-    return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (released) => {
-      Deferred.unsafeDone(
-        deferred,
-        Exit.failCause(Exit.isFailure(released) ? Cause.sequential(cause, released.cause) : cause)
-      )
-      return Effect.void
-    })
+    Deferred.unsafeDone(deferred, Exit.failCause(cause))
+    return Effect.void
   }
   entry.acquiredAt = Date.now()
   entry.acquireMs = entry.acquiredAt - started
   entry.seq = ++loop.completed
-  if (scope !== undefined) entry.release = Scope.close(scope, Exit.void)
+  entry.release = release
   if (!loop.closing) {
     if (entry.release !== undefined) loop.releases.add(entry)
     entry.exit = Exit.succeed(exit.value) as Exit.Success<A, never>
@@ -514,7 +537,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     const release = entry.release
     entry.release = undefined
     if (release === undefined) return Effect.void
-    return Effect.zipRight(nextTurn, Effect.forkDaemon(release)).pipe(
+    return Effect.zipRight(nextTurn, Effect.forkDaemon(Effect.suspend(release))).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
       Effect.flatMap((done) =>
         done._tag === "Some"
@@ -528,7 +551,8 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
 export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
   withLoop((loop, fiber) => {
     const entry = new Entry("atExit", undefined, undefined)
-    entry.release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
+    const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
+    entry.release = () => release
     entry.acquiredAt = Date.now()
     entry.seq = ++loop.completed
     loop.releases.add(entry)
@@ -576,7 +600,7 @@ export const unsafeAcquire = <A, E>(
   owner: Owner,
   kind: LoopLocal.EntryKind,
   key: unknown,
-  make: () => Effect.Effect<A, E, Scope.Scope>
+  make: () => Effect.Effect<Acquired<A>, E>
 ): Promise<A> => {
   if (loop.closing) return Promise.reject(closedError(loop.id))
   const table = tableOf(loop, owner)
@@ -592,7 +616,7 @@ export const unsafeAcquireEach = <A, E>(
   loop: LoopImpl,
   kind: LoopLocal.EntryKind,
   key: unknown,
-  resource: Effect.Effect<A, E, Scope.Scope>
+  resource: Effect.Effect<Acquired<A>, E>
 ): Promise<A> => {
   if (loop.closing) return Promise.reject(closedError(loop.id))
   return unsafeConstruct(loop, new Entry(kind, key, undefined), () => resource)
@@ -612,8 +636,10 @@ export const unsafeInsert = (
   entry.exit = Exit.succeed(value) as Exit.Success<unknown, never>
   entry.acquiredAt = Date.now()
   entry.seq = ++loop.completed
-  entry.release = release
-  if (release !== undefined) loop.releases.add(entry)
+  if (release !== undefined) {
+    entry.release = () => release
+    loop.releases.add(entry)
+  }
   entry.table?.set(key, entry)
   return entry
 }

@@ -2,7 +2,6 @@ import { Binding } from "@loop-local/core"
 import type { LoopLocal } from "@loop-local/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 
 /**
@@ -114,10 +113,10 @@ export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
 const identity = <A>(a: A): A => a
 
 /**
- * A value produced by Promise code, as a scoped resource of the construction's
- * loop: `start` runs as `runFactory` runs it, its rejection is the acquisition's error,
- * and its release is registered as soon as it resolves. Interrupted while the
- * Promise is pending (the loop closed), the value is released when it comes.
+ * A value produced by Promise code, with its release, for a loop's table:
+ * `start` runs as `runFactory` runs it, its rejection is the acquisition's
+ * error. Interrupted (its loop closed) before it is done, the value is
+ * released when it comes.
  *
  * @internal
  */
@@ -125,8 +124,8 @@ export const acquirePromise = <A>(
   construction: Construction,
   start: () => A | PromiseLike<A>,
   release: ((value: A) => unknown) | undefined
-): Effect.Effect<A, unknown, Scope.Scope> =>
-  Effect.uninterruptibleMask((restore) => {
+): Effect.Effect<Binding.Acquired<A>, unknown> =>
+  Effect.suspend(() => {
     let promise: Promise<A>
     try {
       promise = Promise.resolve(runFactory(construction, start))
@@ -138,7 +137,12 @@ export const acquirePromise = <A>(
       construction.settled = true
     }
     promise.then(settled, settled)
-    return restore(Effect.tryPromise({ try: () => promise, catch: identity })).pipe(
+    return Effect.tryPromise({ try: () => promise, catch: identity }).pipe(
+      Effect.flatMap((value) => {
+        const releaseValue = releaseOf(value, release)
+        if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
+        return Effect.succeed({ value, release: () => releaseEffect(releaseValue) })
+      }),
       Effect.onInterrupt(() =>
         Effect.sync(() => {
           promise.then((value) => {
@@ -146,12 +150,7 @@ export const acquirePromise = <A>(
             if (typeof late === "function") return late()
           }).catch(() => undefined)
         })
-      ),
-      Effect.flatMap((value) => {
-        const releaseValue = releaseOf(value, release)
-        if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
-        return Effect.as(Effect.addFinalizer(() => releaseEffect(releaseValue)), value)
-      })
+      )
     )
   })
 
