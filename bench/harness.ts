@@ -24,7 +24,7 @@ export const measure = async (
   tasks: ReadonlyArray<readonly [name: string, run: () => unknown]>,
   opsPerRun: number
 ): Promise<Array<{ name: string; nsPerOp: number }>> => {
-  const bench = new Bench({ time: quick ? 150 : 1_500, warmupTime: quick ? 30 : 300, warmupIterations: 5 })
+  const bench = new Bench({ time: quick ? 100 : 1_500, warmupTime: quick ? 20 : 300, warmupIterations: 5 })
   for (const [name, run] of tasks) bench.add(name, run)
   await bench.run()
   return bench.tasks.map((task) => {

@@ -10,7 +10,6 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import * as key from "./internal/key.js"
 import * as internal from "./internal/loop.js"
 import type { EntryKind, Loop, ShutdownReport } from "./LoopLocal.js"
@@ -33,6 +32,7 @@ export interface Owner {
  */
 export interface Handle {
   readonly kind: EntryKind
+  readonly value: unknown
 }
 
 const impl = (loop: Loop) => loop as internal.LoopImpl
@@ -180,9 +180,9 @@ export const cachedPromise = (loop: Loop, owner: Owner, key: unknown): Promise<u
   internal.unsafeCachedPromise(impl(loop), owner, key)
 
 /**
- * The cached value for `key` as a successful `Exit` (so that a cached
- * `undefined` is told from a miss), or `undefined`. Acquisitions in flight are
- * not returned.
+ * The entry holding the cached value for `key`, or `undefined` (acquisitions
+ * in flight are not returned). Its `value` is the cached value itself, so that
+ * a cached `undefined` is told from a miss.
  *
  * @since 0.1.0
  * @category cache
@@ -191,11 +191,11 @@ export const cachedPromise = (loop: Loop, owner: Owner, key: unknown): Promise<u
  * import { Binding } from "@loop-local/core"
  *
  * const owner = Binding.makeOwner({ byIdentity: false })
- * Binding.cachedExit(Binding.defaultLoop(), owner, "key") // undefined
+ * Binding.lookup(Binding.defaultLoop(), owner, "key")?.value
  * ```
  */
-export const cachedExit = (loop: Loop, owner: Owner, key: unknown): Exit.Success<unknown, never> | undefined =>
-  internal.unsafeCachedExit(impl(loop), owner, key)
+export const lookup = (loop: Loop, owner: Owner, key: unknown): Handle | undefined =>
+  internal.unsafeLookup(impl(loop), owner, key)
 
 /**
  * A value with its release, as `acquire` and `acquireEach` take them.

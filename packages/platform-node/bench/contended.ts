@@ -6,7 +6,7 @@
  * 10 ms.
  */
 import { LoopLocal } from "@loop-local/core"
-import { Effect, ManagedRuntime, RcMap } from "effect"
+import { Deferred, Effect, ManagedRuntime, RcMap } from "effect"
 import pMemoize from "p-memoize"
 import { setTimeout as sleep } from "node:timers/promises"
 import { quick, report, type Row } from "../../../bench/harness.js"
@@ -14,7 +14,7 @@ import { run, stickySingleton } from "../src/index.js"
 
 const CALLERS = 10_000
 const CONSTRUCTION_MS = 10
-const repeats = quick ? 2 : 7
+const repeats = quick ? 1 : 7
 
 interface Trial {
   readonly constructions: number
@@ -74,12 +74,22 @@ const rcMap = async (): Promise<Trial> => {
   return { constructions, ms: performance.now() - started }
 }
 
+/** The floor for Effect callers: 10,000 fibers awaiting one Deferred completed after 10 ms, with no cache at all. */
+const fibersFloor = async (): Promise<Trial> => {
+  const done = Effect.runSync(Deferred.make<void>())
+  setTimeout(() => Effect.runSync(Deferred.succeed(done, undefined)), CONSTRUCTION_MS)
+  const started = performance.now()
+  await Effect.runPromise(Effect.forEach(Array.from({ length: CALLERS }), () => Deferred.await(done), { concurrency: "unbounded", discard: true }))
+  return { constructions: 1, ms: performance.now() - started }
+}
+
 const rows: Array<Row> = []
 for (const [name, trial] of [
   ["stickySingleton (Promise)", promiseSticky],
   ["p-memoize", pMemoized],
   ["LoopLocal.stickySingleton (Effect)", effectSticky],
-  ["RcMap.get", rcMap]
+  ["RcMap.get", rcMap],
+  ["floor: 10,000 fibers awaiting one Deferred", fibersFloor]
 ] as const) {
   const trials: Array<Trial> = []
   for (let r = 0; r < repeats; r++) trials.push(await trial())

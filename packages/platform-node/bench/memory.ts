@@ -6,12 +6,12 @@
  * kept alive, so that no row counts them. The ns/op column holds bytes.
  */
 import pMemoize from "p-memoize"
-import { report, withRatios } from "../../../bench/harness.js"
+import { quick, report, withRatios } from "../../../bench/harness.js"
 import { singleton, stickySingleton } from "../src/index.js"
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error("run with --expose-gc")
-const ENTRIES = 100_000
+const ENTRIES = quick ? 20_000 : 100_000
 const keys = Array.from({ length: ENTRIES }, (_, i) => `key-${i}`)
 
 const settle = async () => {
@@ -66,4 +66,4 @@ const measured = [
     })
   }
 ]
-report(withRatios("6. Memory (bytes per cached entry, 100,000 entries)", measured, "bare Map"))
+report(withRatios(`6. Memory (bytes per cached entry, ${ENTRIES} entries)`, measured, "bare Map"))

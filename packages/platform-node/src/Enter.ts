@@ -87,7 +87,7 @@ const views = new WeakMap<object, object>()
  */
 export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
   const loop = internal.currentLoop()
-  if (Binding.cachedExit(loop, stuck, value) === undefined) {
+  if (Binding.lookup(loop, stuck, value) === undefined) {
     const release = internal.releaseOf(value, undefined)
     if (release instanceof TypeError) throw release
     Binding.insert(loop, stuck, "sticky", value, value, internal.releaseEffect(release))

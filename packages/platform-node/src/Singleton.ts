@@ -48,7 +48,7 @@ const keyed = <Args extends ReadonlyArray<unknown>, T>(
   what: string,
   f: unknown,
   keyOf: ((...args: Args) => unknown) | undefined,
-  lookup: (loop: LoopLocal.Loop, key: unknown, args: Args | undefined) => T,
+  lookup: (bound: internal.Bound | undefined, loop: LoopLocal.Loop, key: unknown, args: Args | undefined) => T,
   onError: (error: unknown) => T,
   invalidate: (loop: LoopLocal.Loop, key: unknown) => Promise<void>
 ): Cached<Args, T> => {
@@ -57,11 +57,13 @@ const keyed = <Args extends ReadonlyArray<unknown>, T>(
   const keyOfArgs = (args: Args) => keyOf === undefined ? Binding.keyOfArgs(args) : keyOf(...args)
   const call = function(this: unknown): T {
     try {
+      const bound = internal.nodeRealm.bound.getStore()
+      const loop = bound?.loop ?? Binding.defaultLoop()
       // Copied by index so that `arguments` never escapes and the one-argument path does not allocate it.
-      if (keyOf === undefined && arguments.length === 1) return lookup(internal.currentLoop(), arguments[0], undefined)
+      if (keyOf === undefined && arguments.length === 1) return lookup(bound, loop, arguments[0], undefined)
       const args = new Array<unknown>(arguments.length) as unknown as Args & Array<unknown>
       for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
-      return lookup(internal.currentLoop(), keyOfArgs(args), args)
+      return lookup(bound, loop, keyOfArgs(args), args)
     } catch (error) {
       return onError(error)
     }
@@ -96,10 +98,10 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
   const owner = Binding.makeOwner({ byIdentity: false })
-  return keyed<Args, T>("singleton", fn, options?.key, (loop, key, args) => {
-    const cycle = internal.selfDependency(loop, owner, key)
+  return keyed<Args, T>("singleton", fn, options?.key, (bound, loop, key, args) => {
+    const cycle = internal.selfDependency(bound, loop, owner, key)
     if (cycle !== undefined) throw cycle
-    const hit = Binding.cachedExit(loop, owner, key)
+    const hit = Binding.lookup(loop, owner, key)
     if (hit !== undefined) return hit.value as T
     const construction: internal.Construction = { owner, kind: "singleton", loop, key, settled: false }
     let value: T
@@ -124,7 +126,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   }, async (loop, key) => {
     // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
     // second value of the key alongside it.
-    const cached = Binding.cachedExit(loop, owner, key)?.value
+    const cached = Binding.lookup(loop, owner, key)?.value
     if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
     return Binding.invalidate(loop, owner, key)
   })
@@ -176,8 +178,8 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
     "stickySingleton",
     factory,
     options?.key,
-    (loop, key, args) => {
-      const cycle = internal.selfDependency(loop, owner, key)
+    (bound, loop, key, args) => {
+      const cycle = internal.selfDependency(bound, loop, owner, key)
       if (cycle !== undefined) return Promise.reject(cycle)
       return (Binding.cachedPromise(loop, owner, key) ??
         Binding.acquire(loop, owner, "stickySingleton", key, () =>

@@ -15,7 +15,11 @@ const NO_ARGS = Symbol.for("@loop-local/core/NoArgs")
 
 /** @internal */
 export const keyOfArgs = (args: ArrayLike<unknown>): unknown =>
-  args.length === 1 ? args[0] : args.length === 0 ? NO_ARGS : new ArgList(Array.from(args))
+  args.length === 1
+    ? args[0]
+    : args.length === 0
+    ? NO_ARGS
+    : new ArgList(Array.isArray(args) ? args : Array.from(args))
 
 const isPlainObject = (u: object): boolean => {
   const proto = Object.getPrototypeOf(u)
@@ -25,49 +29,69 @@ const isPlainObject = (u: object): boolean => {
 /** Keys compared by content rather than identity. */
 const isStructural = (u: unknown): u is object =>
   typeof u === "object" && u !== null &&
-  (Array.isArray(u) || u instanceof ArgList || isPlainObject(u) || Equal.isEqual(u))
+  (Array.isArray(u) || isPlainObject(u) || u instanceof ArgList || Equal.isEqual(u))
+
+const hasOwn = Object.prototype.hasOwnProperty
+
+/** Deeper than this, a key is taken to contain itself: real keys are shallow, and a cycle must not overflow the stack. */
+const MAX_DEPTH = 64
 
 const cyclicKeyError = () =>
-  new TypeError("loop-local: a key must not contain itself (cyclic object or array); pass options.key to derive a key")
+  new TypeError(
+    `loop-local: a key must not contain itself (a cyclic object or array) nor nest deeper than ${MAX_DEPTH} levels; pass options.key to derive a key`
+  )
 
-const hashKey = (u: unknown, ancestors: Array<object>): number => {
-  if (!isStructural(u)) return Hash.hash(u)
-  if (!Array.isArray(u) && !(u instanceof ArgList) && !isPlainObject(u)) return Hash.hash(u)
-  if (ancestors.includes(u)) throw cyclicKeyError()
-  ancestors.push(u)
+/** `Hash.combine`, uncurried: the curried form allocates a closure per call on this hot path. */
+const combine = (h: number, b: number): number => (h * 53) ^ b
+
+const hashKey = (u: unknown, depth: number): number => {
+  if (typeof u !== "object" || u === null) return Hash.hash(u)
+  if (depth > MAX_DEPTH) throw cyclicKeyError()
   let h: number
-  if (Array.isArray(u) || u instanceof ArgList) {
-    const items: ReadonlyArray<unknown> = u instanceof ArgList ? u.args : u
-    h = u instanceof ArgList ? 0x2a5b : 0x1f3d
-    for (let i = 0; i < items.length; i++) h = Hash.combine(hashKey(items[i], ancestors))(h)
-  } else {
+  if (Array.isArray(u)) {
+    h = 0x1f3d
+    for (let i = 0; i < u.length; i++) h = combine(h, hashKey(u[i], depth + 1))
+  } else if (isPlainObject(u)) {
     // Summing per-property hashes makes the hash independent of key order.
     h = 0x7e11
-    for (const k of Object.keys(u)) {
-      h = (h + Hash.combine(hashKey((u as Record<string, unknown>)[k], ancestors))(Hash.string(k))) | 0
+    for (const k in u) {
+      if (hasOwn.call(u, k)) {
+        h = (h + combine(Hash.string(k), hashKey((u as Record<string, unknown>)[k], depth + 1))) | 0
+      }
     }
+  } else if (u instanceof ArgList) {
+    h = 0x2a5b
+    for (let i = 0; i < u.args.length; i++) h = combine(h, hashKey(u.args[i], depth + 1))
+  } else {
+    return Hash.hash(u)
   }
-  ancestors.pop()
   return Hash.optimize(h)
+}
+
+const ownKeyCount = (u: object): number => {
+  let n = 0
+  for (const k in u) if (hasOwn.call(u, k)) n++
+  return n
 }
 
 /** @internal */
 export const equalKeys = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
-  if (!isStructural(a) || !isStructural(b)) return a !== a && b !== b // NaN
-  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return a !== a && b !== b // NaN
   if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b)
   if (isPlainObject(a)) {
-    if (Array.isArray(b) || b instanceof ArgList || !isPlainObject(b)) return false
-    const ka = Object.keys(a)
-    if (ka.length !== Object.keys(b).length) return false
-    for (const k of ka) {
-      if (!Object.prototype.hasOwnProperty.call(b, k)) return false
+    if (Array.isArray(b) || !isPlainObject(b)) return false
+    let n = 0
+    for (const k in a) {
+      if (!hasOwn.call(a, k)) continue
+      n++
+      if (!hasOwn.call(b, k)) return false
       if (!equalKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
     }
-    return true
+    return n === ownKeyCount(b)
   }
-  return Equal.equals(a, b)
+  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)
+  return Equal.isEqual(a) && Equal.equals(a, b)
 }
 
 const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean => {
@@ -76,14 +100,18 @@ const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): bool
   return true
 }
 
-/** A copy of the plain parts of a key, so that a caller mutating its argument later cannot corrupt the table. */
+/**
+ * A copy of the plain parts of a key, so that a caller mutating its argument
+ * later cannot corrupt the table. Never handed out, so not frozen: frozen
+ * objects are slower to walk.
+ */
 const snapshot = (u: unknown): unknown => {
   if (u instanceof ArgList) return new ArgList(u.args.map(snapshot))
-  if (Array.isArray(u)) return Object.freeze(u.map(snapshot))
+  if (Array.isArray(u)) return u.map(snapshot)
   if (typeof u === "object" && u !== null && isPlainObject(u)) {
     const copy: Record<string, unknown> = {}
     for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k])
-    return Object.freeze(copy)
+    return copy
   }
   return u
 }
@@ -109,7 +137,7 @@ export class KeyTable<V> {
 
   get(key: unknown): V | undefined {
     if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
-    const buckets = this.byHash?.get(hashKey(key, []))
+    const buckets = this.byHash?.get(hashKey(key, 0))
     if (buckets === undefined) return undefined
     for (const bucket of buckets) if (equalKeys(bucket.key, key)) return bucket.value
     return undefined
@@ -120,7 +148,7 @@ export class KeyTable<V> {
       this.byValue.set(key, value)
       return
     }
-    const h = hashKey(key, [])
+    const h = hashKey(key, 0)
     this.byHash ??= new Map()
     const buckets = this.byHash.get(h)
     const bucket = { key: snapshot(key), value }
@@ -139,7 +167,7 @@ export class KeyTable<V> {
       if (this.byValue.get(key) === value) this.byValue.delete(key)
       return
     }
-    const h = hashKey(key, [])
+    const h = hashKey(key, 0)
     const buckets = this.byHash?.get(h)
     if (buckets === undefined) return
     const i = buckets.findIndex((b) => b.value === value)

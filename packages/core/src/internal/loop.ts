@@ -42,33 +42,52 @@ export interface Owner {
 /** @internal */
 export const makeOwner = (byIdentity: boolean): Owner => ({ byIdentity })
 
+/** The value of an entry whose construction has not completed. */
+const PENDING: unique symbol = Symbol.for("@loop-local/core/Pending")
+
+/** What an entry has while its construction runs. */
+interface Pending {
+  readonly deferred: Deferred.Deferred<unknown, unknown>
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+}
+
 /**
  * One acquisition in a loop: pending while its construction runs, then ready,
- * holding the value (as a successful `Exit`, returned as is on a hit) and the
- * release that the loop runs when it closes.
+ * holding the value and the release that the loop runs when it closes. A value
+ * is kept as is; the wrappers the hits return (an `Exit` for Effect callers, a
+ * Promise for Promise callers) are made on the first hit of each kind, so that
+ * an entry pays only for the side that uses it.
  *
  * @internal
  */
 export class Entry {
+  value: unknown = PENDING
   exit: Exit.Success<unknown, never> | undefined = undefined
-  deferred: Deferred.Deferred<unknown, unknown> | undefined = undefined
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  promise: Promise<unknown> | undefined = undefined
+  pending: Pending | undefined = undefined
   /** Makes the release when it is due: a thunk is lighter to keep than an effect for every cached value. */
   release: (() => Effect.Effect<void>) | undefined = undefined
+  /** When its release started (ms since the loop's start, plus 1); -1 once its outcome is recorded. */
+  releaseState = 0
+  /** Milliseconds since the loop's start: a small integer, kept unboxed. */
   acquiredAt = 0
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
-  releaseStarted = 0
-  reported = false
-  /** The value (or the pending acquisition) as a Promise, made once for the Promise API's hits. */
-  promise: Promise<unknown> | undefined = undefined
   constructor(
     readonly kind: LoopLocal.EntryKind,
     readonly key: unknown,
     readonly table: KeyTable<Entry> | undefined
   ) {}
+
+  get ready(): boolean {
+    return this.value !== PENDING
+  }
 }
+
+/** The entry's value as an `Exit`, made once: what an Effect hit returns. */
+const exitOf = (entry: Entry): Exit.Success<unknown, never> =>
+  entry.exit ??= Exit.succeed(entry.value) as Exit.Success<unknown, never>
 
 /** @internal */
 export class LoopImpl implements LoopLocal.Loop {
@@ -79,6 +98,8 @@ export class LoopImpl implements LoopLocal.Loop {
   readonly pending = new Set<Entry>()
   readonly records: Array<LoopLocal.ReleaseReport> = []
   readonly closed: Deferred.Deferred<LoopLocal.ShutdownReport>
+  /** Entry times are kept relative to this, as small integers. */
+  readonly startedAt = Date.now()
   closing = false
   /** How long a close may take before the releases still running are abandoned. */
   deadlineMs = 10_000
@@ -117,7 +138,7 @@ export class LoopImpl implements LoopLocal.Loop {
     const started = Date.now()
     const deadline = started + this.deadlineMs
     const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-    for (const entry of this.pending) if (entry.fiber !== undefined) fibers.push(entry.fiber)
+    for (const entry of this.pending) if (entry.pending?.fiber !== undefined) fibers.push(entry.pending.fiber)
     return Fiber.interruptAll(fibers).pipe(
       Effect.timeoutOption(Math.max(0, deadline - started)),
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
@@ -172,7 +193,7 @@ export class LoopImpl implements LoopLocal.Loop {
     if (release === undefined) return Effect.void
     entry.release = undefined
     return Effect.suspend(() => {
-      entry.releaseStarted = Date.now()
+      entry.releaseState = Date.now() - this.startedAt + 1
       return Effect.map(Effect.exit(release()), (exit) => {
         if (Exit.isSuccess(exit)) this.record(entry, "ok", undefined)
         else this.record(entry, "failed", exit.cause)
@@ -182,9 +203,9 @@ export class LoopImpl implements LoopLocal.Loop {
 
   /** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. */
   private record(entry: Entry, outcome: LoopLocal.ReleaseReport["outcome"], cause: Cause.Cause<unknown> | undefined) {
-    if (entry.reported) return
-    entry.reported = true
-    const durationMs = entry.releaseStarted === 0 ? 0 : Date.now() - entry.releaseStarted
+    if (entry.releaseState === -1) return
+    const durationMs = entry.releaseState === 0 ? 0 : Date.now() - this.startedAt + 1 - entry.releaseState
+    entry.releaseState = -1
     const key = keyText(entry)
     this.records.push({
       kind: entry.kind,
@@ -198,11 +219,11 @@ export class LoopImpl implements LoopLocal.Loop {
   /** What the loop holds now, in order of acquisition completion. */
   inspect(): ReadonlyArray<LoopLocal.EntryInfo> {
     const held = new Set<Entry>(this.releases)
-    for (const table of this.tables.values()) for (const entry of table.values()) if (entry.exit) held.add(entry)
+    for (const table of this.tables.values()) for (const entry of table.values()) if (entry.ready) held.add(entry)
     return Array.from(held).sort((a, b) => a.seq - b.seq).map((entry) => ({
       kind: entry.kind,
       key: keyText(entry),
-      acquiredAt: new Date(entry.acquiredAt),
+      acquiredAt: new Date(this.startedAt + entry.acquiredAt),
       acquireMs: entry.acquireMs
     }))
   }
@@ -321,7 +342,7 @@ export const getOrAcquire = <A, E, R>(
   const loop = loopOf(fiber)
   if (loop === undefined || loop.closing) return unusable(loop)
   const entry = loop.tables.get(owner)?.get(key)
-  if (entry !== undefined && entry.exit !== undefined) return entry.exit as Exit.Exit<A>
+  if (entry !== undefined && entry.value !== PENDING) return exitOf(entry) as Exit.Exit<A>
   return acquireShared(fiber, loop, owner, kind, scoped, key, () => args === undefined ? f(key) : f(...args))
 }
 
@@ -341,7 +362,7 @@ const acquireShared = <A, E, R>(
   }
   const existing = table.get(key)
   if (existing !== undefined) {
-    if (existing.exit === undefined && fiber.getFiberRef(constructing).includes(existing)) {
+    if (!existing.ready && fiber.getFiberRef(constructing).includes(existing)) {
       return Effect.die(selfDependency(existing))
     }
     return awaitEntry<A, E>(existing)
@@ -365,7 +386,7 @@ export const selfDependency = (entry: { readonly kind: LoopLocal.EntryKind; read
   )
 
 const awaitEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
-  (entry.exit ?? Deferred.await(entry.deferred!)) as Effect.Effect<A, E>
+  (entry.ready ? exitOf(entry) : Deferred.await(entry.pending!.deferred)) as Effect.Effect<A, E>
 
 /**
  * An acquisition of its own for each call (`enter`): the caller's interruption
@@ -416,7 +437,7 @@ const construction = <A, E, R>(
   mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-  entry.deferred = Deferred.unsafeMake(FiberId.none)
+  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined }
   loop.pending.add(entry)
   return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
@@ -458,7 +479,7 @@ const construct = <A, E, R>(
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> =>
   Effect.tap(Effect.forkDaemon(construction(loop, entry, mode, make)), (fiber) => {
-    entry.fiber = fiber
+    if (entry.pending !== undefined) entry.pending.fiber = fiber
   })
 
 /**
@@ -474,7 +495,7 @@ const unsafeConstruct = <A, E>(
   const run = Effect.provideService(construction(loop, entry, "paired", make), LoopTag, loop)
   const promise = entryPromise(entry)
   const fiber = Effect.runFork(run)
-  if (loop.pending.has(entry)) entry.fiber = fiber
+  if (entry.pending !== undefined) entry.pending.fiber = fiber
   return promise as Promise<A>
 }
 
@@ -486,23 +507,24 @@ const settle = <A, E>(
   started: number
 ): Effect.Effect<void> => {
   loop.pending.delete(entry)
-  entry.fiber = undefined
-  const deferred = entry.deferred!
-  entry.deferred = undefined
+  const deferred = entry.pending!.deferred
+  entry.pending = undefined
   if (Exit.isFailure(exit)) {
     entry.table?.delete(entry.key, entry)
     const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
     Deferred.unsafeDone(deferred, Exit.failCause(cause))
     return Effect.void
   }
-  entry.acquiredAt = Date.now()
-  entry.acquireMs = entry.acquiredAt - started
+  const now = Date.now()
+  entry.acquiredAt = now - loop.startedAt
+  entry.acquireMs = now - started
   entry.seq = ++loop.completed
   entry.release = release
   if (!loop.closing) {
     if (entry.release !== undefined) loop.releases.add(entry)
-    entry.exit = Exit.succeed(exit.value) as Exit.Success<A, never>
-    Deferred.unsafeDone(deferred, entry.exit)
+    entry.value = exit.value
+    // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
+    Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
     return Effect.void
   }
   // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
@@ -529,8 +551,8 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
   withLoop((loop) => {
     const entry = loop.tables.get(owner)?.get(key)
     if (entry === undefined) return Effect.void
-    if (entry.exit === undefined) {
-      return Effect.zipRight(Effect.exit(Deferred.await(entry.deferred!)), invalidate(owner, key))
+    if (!entry.ready) {
+      return Effect.zipRight(Effect.exit(Deferred.await(entry.pending!.deferred)), invalidate(owner, key))
     }
     entry.table!.delete(key, entry)
     loop.releases.delete(entry)
@@ -553,7 +575,8 @@ export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.E
     const entry = new Entry("atExit", undefined, undefined)
     const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
     entry.release = () => release
-    entry.acquiredAt = Date.now()
+    entry.value = undefined
+    entry.acquiredAt = Date.now() - loop.startedAt
     entry.seq = ++loop.completed
     loop.releases.add(entry)
     return Effect.void
@@ -568,9 +591,9 @@ const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) => Exit.isSuccess(exit) ? exit.value : rejectWith(exit.cause))
 
 const entryPromise = (entry: Entry): Promise<unknown> =>
-  entry.promise ??= entry.exit !== undefined
-    ? Promise.resolve(entry.exit.value)
-    : toPromise(Deferred.await(entry.deferred!))
+  entry.promise ??= entry.ready
+    ? Promise.resolve(entry.value)
+    : toPromise(Deferred.await(entry.pending!.deferred))
 
 /** @internal */
 export const unsafeCachedPromise = (loop: LoopImpl, owner: Owner, key: unknown): Promise<unknown> | undefined => {
@@ -580,9 +603,10 @@ export const unsafeCachedPromise = (loop: LoopImpl, owner: Owner, key: unknown):
 }
 
 /** @internal */
-export const unsafeCachedExit = (loop: LoopImpl, owner: Owner, key: unknown): Exit.Success<unknown, never> | undefined => {
+export const unsafeLookup = (loop: LoopImpl, owner: Owner, key: unknown): Entry | undefined => {
   if (loop.closing) throw closedError(loop.id)
-  return loop.tables.get(owner)?.get(key)?.exit
+  const entry = loop.tables.get(owner)?.get(key)
+  return entry !== undefined && entry.ready ? entry : undefined
 }
 
 const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
@@ -633,8 +657,8 @@ export const unsafeInsert = (
 ): Entry => {
   if (loop.closing) throw closedError(loop.id)
   const entry = new Entry(kind, key, owner === undefined ? undefined : tableOf(loop, owner))
-  entry.exit = Exit.succeed(value) as Exit.Success<unknown, never>
-  entry.acquiredAt = Date.now()
+  entry.value = value
+  entry.acquiredAt = Date.now() - loop.startedAt
   entry.seq = ++loop.completed
   if (release !== undefined) {
     entry.release = () => release

@@ -65,13 +65,13 @@ export const currentLoop = (): LoopLocal.Loop => nodeRealm.bound.getStore()?.loo
  * @internal
  */
 export const selfDependency = (
+  bound: Bound | undefined,
   loop: LoopLocal.Loop,
   owner: Binding.Owner,
   key: unknown
 ): Error | undefined => {
-  const chain = nodeRealm.bound.getStore()?.constructing
-  if (chain === undefined || chain.length === 0) return undefined
-  const own = chain.find((c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key))
+  if (bound === undefined || bound.constructing.length === 0) return undefined
+  const own = bound.constructing.find((c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key))
   return own === undefined ? undefined : Binding.selfDependency(own.kind, key)
 }
 
