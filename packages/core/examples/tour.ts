@@ -1,6 +1,6 @@
 /**
  * A small tour: one "pool" per loop however many requests use it, released
- * when the loop closes. Run: `npx -y pnpm@10 demo`.
+ * when the loop closes. Run: `npx tsx packages/core/examples/tour.ts` (after `pnpm build`).
  */
 import { Context, Effect, Layer, ManagedRuntime } from "effect"
 import { LoopLocal } from "@loop-local/core"
