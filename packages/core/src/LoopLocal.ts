@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -42,6 +42,8 @@ export interface Loop {
   readonly isClosed: boolean
   /** Runs an effect on this loop. Rejects with `LoopClosedError` once the loop is closed. */
   runPromise<A, E>(effect: Effect.Effect<A, E, LoopLocal>): Promise<A>
+  /** What the loop holds now, in order of acquisition completion: as `LoopLocal.inspect`, for Promise callers. */
+  inspect(): ReadonlyArray<EntryInfo>
 }
 
 /**
@@ -139,6 +141,33 @@ export interface ShutdownReport {
   readonly loopId: number
   readonly releases: ReadonlyArray<ReleaseReport>
   readonly durationMs: number
+}
+
+/**
+ * Renders a shutdown report as a short table: one line per release (outcome,
+ * duration, kind and key, and the error of a failure), after a summary line.
+ *
+ * @since 0.1.0
+ * @category observability
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const report = await Effect.runPromise(LoopLocal.shutdown)
+ * console.error(LoopLocal.formatShutdownReport(report))
+ * ```
+ */
+export const formatShutdownReport = (report: ShutdownReport): string => {
+  const count = (outcome: ReleaseReport["outcome"]) => report.releases.filter((r) => r.outcome === outcome).length
+  const lines = [
+    `loop ${report.loopId} closed in ${report.durationMs} ms: ${count("ok")} released, ${count("failed")} failed, ${count("abandoned")} abandoned`
+  ]
+  for (const r of report.releases) {
+    const error = r.outcome === "failed" && r.cause !== undefined ? `: ${String(Cause.squash(r.cause))}` : ""
+    lines.push(`  ${r.outcome.padEnd(9)} ${`${r.durationMs} ms`.padStart(9)}  ${r.kind} ${r.key}${error}`)
+  }
+  return lines.join("\n")
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Binding } from "@loop-local/core"
+import { Binding, LoopLocal as LoopLocalModule } from "@loop-local/core"
 import type { LoopLocal } from "@loop-local/core"
 import * as internal from "./internal/current.js"
 
@@ -18,6 +18,21 @@ export interface CloseOptions {
   /** How long releases may run before those still running are abandoned (default 10 000); for `run()`, invalidations too. */
   readonly deadlineMs?: number | undefined
 }
+
+/**
+ * Renders a shutdown report as a short table: one line per release (outcome,
+ * duration, kind and key, and the error of a failure), after a summary line.
+ *
+ * @since 0.1.0
+ * @category observability
+ * @example
+ * ```ts
+ * import { formatShutdownReport, shutdown } from "@loop-local/platform-node"
+ *
+ * console.error(formatShutdownReport(await shutdown()))
+ * ```
+ */
+export const formatShutdownReport: (report: LoopLocal.ShutdownReport) => string = LoopLocalModule.formatShutdownReport
 
 /**
  * The current loop: the one `run()` bound for this async call tree, else the
@@ -145,8 +160,9 @@ export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownRepo
 
 /**
  * Opt-in: on SIGINT or SIGTERM, close the default loop (and the loops of
- * `run()` calls still open) within the deadline, name on stderr every release
- * that failed or was abandoned, then exit with 130 (SIGINT) or 143 (SIGTERM).
+ * `run()` calls still open) within the deadline, print the shutdown report on
+ * stderr if a release failed, was abandoned or took over 1 s, then exit with
+ * 130 (SIGINT) or 143 (SIGTERM).
  * A second signal exits at once. Returns a function that removes the handlers.
  *
  * Without it, the library installs no signal handler.
@@ -167,7 +183,7 @@ export const closeOnSignals = (options?: CloseOptions): () => void => {
     if (closing) process.exit(code)
     closing = true
     void internal.closeAll(options?.deadlineMs).then((reports) => {
-      for (const line of reports.flatMap(internal.problemLines)) process.stderr.write(`${line}\n`)
+      for (const text of internal.reportsToPrint(reports)) process.stderr.write(`${text}\n`)
       process.exit(code)
     })
   }

@@ -30,6 +30,8 @@ export interface RunMainOptions {
  * process exits: 0 on success (by itself, once nothing else keeps it alive),
  * 1 on failure (the cause is logged) or when a release failed or was
  * abandoned, 130 on SIGINT, 143 on SIGTERM. A second signal exits at once.
+ * The shutdown report is printed on stderr if a release failed, was abandoned
+ * or took over 1 s.
  *
  * @since 0.1.0
  * @category running
@@ -61,13 +63,14 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, 
     process.on("SIGTERM", onSignal)
     fiber.addObserver((exit) => {
       void internal.closeAll(options?.deadlineMs).then((reports) => {
-        const problems = reports.flatMap(internal.problemLines)
-        for (const line of problems) process.stderr.write(`${line}\n`)
+        const printed = internal.reportsToPrint(reports)
+        for (const text of printed) process.stderr.write(`${text}\n`)
+        const failed = reports.some((report) => report.releases.some((r) => r.outcome !== "ok"))
         process.off("SIGINT", onSignal)
         process.off("SIGTERM", onSignal)
         teardown(exit, (code) => {
           if (signal !== undefined) process.exit(exitCode(signal))
-          if (code !== 0 || problems.length > 0) process.exit(code === 0 ? 1 : code)
+          if (code !== 0 || failed) process.exit(code === 0 ? 1 : code)
         })
       })
     })

@@ -27,3 +27,10 @@ export type { Cached, SingletonOptions, StickySingletonOptions } from "./Singlet
  * @since 0.1.0
  */
 export { enter, enterOnce, sticky } from "./Enter.js"
+
+/**
+ * Renders a shutdown report as a short table (the same as `LoopLocal.formatShutdownReport`).
+ *
+ * @since 0.1.0
+ */
+export { formatShutdownReport } from "./Lifetime.js"

@@ -200,7 +200,8 @@ export const renderKey = (key: unknown): string => {
       if (u instanceof ArgList) return `(${u.args.map((a) => render(a, depth + 1)).join(", ")})`
       if (Array.isArray(u)) return `[${u.map((a) => render(a, depth + 1)).join(", ")}]`
       if (isPlainObject(u)) {
-        return `{ ${Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`).join(", ")} }`
+        const fields = Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`)
+        return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`
       }
       if (Layer.isLayer(u)) return "[Layer]"
       if (Effect.isEffect(u)) return "[Effect]"

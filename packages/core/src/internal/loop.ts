@@ -103,6 +103,9 @@ export class LoopImpl implements LoopLocal.Loop {
   closing = false
   /** How long a close may take before the releases still running are abandoned. */
   deadlineMs = 10_000
+  /** LOOP_LOCAL_DEBUG=1: log every acquisition and release as it happens. */
+  readonly debug = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.LOOP_LOCAL_DEBUG === "1"
   /** Set once the close has taken its snapshot of `releases`: later completions release at once. */
   releasing = false
   /** Counts completed acquisitions (and atExit registrations), to order them. */
@@ -173,16 +176,20 @@ export class LoopImpl implements LoopLocal.Loop {
       Effect.flatMap((done) => {
         if (done._tag === "Some") return Effect.void
         overdue = true
-        if (next > 0) this.record(entries[next - 1]!, "abandoned", undefined)
+        const running = next > 0 ? this.record(entries[next - 1]!, "abandoned", undefined) : undefined
         // Every remaining release still starts, in order; each is waited for until the event loop's next turn at
         // most (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
-        return Effect.forEach(entries.slice(next), (entry) => {
-          const fiber = Effect.runFork(this.release(entry), { immediate: true })
-          if (fiber.unsafePoll() !== null) return Effect.void
-          return Effect.map(Effect.timeoutOption(Fiber.await(fiber), 0), (settled) => {
-            if (settled._tag === "None") this.record(entry, "abandoned", undefined)
-          })
-        }, { discard: true })
+        return Effect.zipRight(
+          running === undefined ? Effect.void : logRelease(running),
+          Effect.forEach(entries.slice(next), (entry) => {
+            const fiber = Effect.runFork(this.release(entry), { immediate: true })
+            if (fiber.unsafePoll() !== null) return Effect.void
+            return Effect.flatMap(Effect.timeoutOption(Fiber.await(fiber), 0), (settled) => {
+              const record = settled._tag === "None" ? this.record(entry, "abandoned", undefined) : undefined
+              return record === undefined ? Effect.void : logRelease(record)
+            })
+          }, { discard: true })
+        )
       })
     )
   }
@@ -194,26 +201,32 @@ export class LoopImpl implements LoopLocal.Loop {
     entry.release = undefined
     return Effect.suspend(() => {
       entry.releaseState = Date.now() - this.startedAt + 1
-      return Effect.map(Effect.exit(release()), (exit) => {
-        if (Exit.isSuccess(exit)) this.record(entry, "ok", undefined)
-        else this.record(entry, "failed", exit.cause)
+      return Effect.flatMap(Effect.exit(traced("loop-local.release", entry, release())), (exit) => {
+        const record = Exit.isSuccess(exit) ? this.record(entry, "ok", undefined) : this.record(entry, "failed", exit.cause)
+        return record === undefined ? Effect.void : logRelease(record, this.debug)
       })
     })
   }
 
   /** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. */
-  private record(entry: Entry, outcome: LoopLocal.ReleaseReport["outcome"], cause: Cause.Cause<unknown> | undefined) {
-    if (entry.releaseState === -1) return
+  private record(
+    entry: Entry,
+    outcome: LoopLocal.ReleaseReport["outcome"],
+    cause: Cause.Cause<unknown> | undefined
+  ): LoopLocal.ReleaseReport | undefined {
+    if (entry.releaseState === -1) return undefined
     const durationMs = entry.releaseState === 0 ? 0 : Date.now() - this.startedAt + 1 - entry.releaseState
     entry.releaseState = -1
     const key = keyText(entry)
-    this.records.push({
+    const record: LoopLocal.ReleaseReport = {
       kind: entry.kind,
       key,
       durationMs,
       outcome,
       cause: outcome === "abandoned" ? Cause.die(abandoned(entry.kind, key, this.deadlineMs)) : cause
-    })
+    }
+    this.records.push(record)
+    return record
   }
 
   /** What the loop holds now, in order of acquisition completion. */
@@ -251,6 +264,20 @@ interface Timers {
   readonly setTimeout: (f: () => void, ms: number) => unknown
   readonly clearTimeout: (handle: unknown) => void
 }
+
+/** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. */
+const traced = <A, E, R>(name: string, entry: Entry, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key: keyText(entry) } })
+
+/** Logs, through Effect's logger, a release that failed, was abandoned or was slow (and, in debug, every one). */
+const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effect.Effect<void> =>
+  record.outcome !== "ok"
+    ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`, record.cause)
+    : record.durationMs > 1_000
+    ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`)
+    : debug
+    ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
+    : Effect.void
 
 const abandoned = (kind: LoopLocal.EntryKind, key: string, deadlineMs: number) =>
   new Error(`loop-local: the release of ${kind} ${key} did not finish within the deadline (${deadlineMs} ms) and was abandoned`)
@@ -443,7 +470,7 @@ const construction = <A, E, R>(
     Effect.suspend(() => {
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
-      const made = Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
+      const made = traced("loop-local.acquire", entry, Effect.locallyWith(make(), constructing, (chain) => [...chain, entry]))
       if (mode === "plain") {
         return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
       }
@@ -525,7 +552,7 @@ const settle = <A, E>(
     entry.value = exit.value
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
-    return Effect.void
+    return loop.debug ? Effect.logInfo(`loop-local: acquired ${entry.kind} ${keyText(entry)} in ${entry.acquireMs} ms`) : Effect.void
   }
   // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
   entry.table?.delete(entry.key, entry)
@@ -559,7 +586,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     const release = entry.release
     entry.release = undefined
     if (release === undefined) return Effect.void
-    return Effect.zipRight(nextTurn, Effect.forkDaemon(Effect.suspend(release))).pipe(
+    return Effect.zipRight(nextTurn, Effect.forkDaemon(traced("loop-local.release", entry, Effect.suspend(release)))).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
       Effect.flatMap((done) =>
         done._tag === "Some"

@@ -1,4 +1,4 @@
-import { Binding } from "@loop-local/core"
+import { Binding, LoopLocal as LoopLocalModule } from "@loop-local/core"
 import type { LoopLocal } from "@loop-local/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -158,13 +158,11 @@ export const acquirePromise = <A>(
 export const releaseErrors = (report: LoopLocal.ShutdownReport): Array<unknown> =>
   report.releases.flatMap((r) => r.cause === undefined ? [] : [Cause.squash(r.cause)])
 
-/** Lines for stderr naming every release that failed or was abandoned; empty when all went well. @internal */
-export const problemLines = (report: LoopLocal.ShutdownReport): Array<string> =>
-  report.releases.flatMap((r) =>
-    r.cause === undefined
-      ? []
-      : [`loop-local: loop ${report.loopId}: ${r.kind} ${r.key}: release ${r.outcome} after ${r.durationMs} ms: ${String(Cause.squash(r.cause))}`]
-  )
+/** The reports worth printing on the way out: with a release that failed, was abandoned, or took over 1 s. @internal */
+export const reportsToPrint = (reports: ReadonlyArray<LoopLocal.ShutdownReport>): Array<string> =>
+  reports
+    .filter((report) => report.releases.some((r) => r.outcome !== "ok" || r.durationMs > 1_000))
+    .map(LoopLocalModule.formatShutdownReport)
 
 /** Closes every loop of `run()` still open and the default loop, at once, each within the deadline. @internal */
 export const closeAll = (deadlineMs: number | undefined): Promise<Array<LoopLocal.ShutdownReport>> =>
