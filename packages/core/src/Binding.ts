@@ -19,6 +19,12 @@ import type { EntryKind, Loop, ShutdownReport } from "./LoopLocal.js"
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Binding } from "@loop-local/core"
+ *
+ * const owner: Binding.Owner = Binding.makeOwner({ byIdentity: true })
+ * ```
  */
 export interface Owner {
   readonly byIdentity: boolean
@@ -29,6 +35,13 @@ export interface Owner {
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Binding } from "@loop-local/core"
+ *
+ * const owner = Binding.makeOwner({ byIdentity: false })
+ * const handle: Binding.Handle | undefined = Binding.lookup(Binding.defaultLoop(), owner, "key")
+ * ```
  */
 export interface Handle {
   readonly kind: EntryKind
@@ -202,6 +215,13 @@ export const lookup = (loop: Loop, owner: Owner, key: unknown): Handle | undefin
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Binding } from "@loop-local/core"
+ *
+ * const acquired: Binding.Acquired<{ readonly id: number }> = { value: { id: 1 }, release: () => Effect.void }
+ * ```
  */
 export interface Acquired<A> {
   readonly value: A

@@ -96,6 +96,12 @@ export interface LoopClosedError extends Cause.YieldableError {
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import type { LoopLocal } from "@loop-local/core"
+ *
+ * const released: LoopLocal.EntryKind = "stickySingleton"
+ * ```
  */
 export type EntryKind = "singleton" | "stickySingleton" | "enter" | "enterOnce" | "sticky" | "atExit" | "memoize"
 
@@ -104,6 +110,13 @@ export type EntryKind = "singleton" | "stickySingleton" | "enter" | "enterOnce" 
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const keys = Effect.map(LoopLocal.inspect, (entries: ReadonlyArray<LoopLocal.EntryInfo>) => entries.map((e) => e.key))
+ * ```
  */
 export interface EntryInfo {
   readonly kind: EntryKind
@@ -119,6 +132,13 @@ export interface EntryInfo {
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import type { LoopLocal } from "@loop-local/core"
+ *
+ * const failed = (report: LoopLocal.ShutdownReport): ReadonlyArray<LoopLocal.ReleaseReport> =>
+ *   report.releases.filter((r) => r.outcome !== "ok")
+ * ```
  */
 export interface ReleaseReport {
   readonly kind: EntryKind
@@ -136,6 +156,14 @@ export interface ReleaseReport {
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const report: LoopLocal.ShutdownReport = await Effect.runPromise(LoopLocal.shutdown)
+ * console.log(`${report.releases.length} released in ${report.durationMs} ms`)
+ * ```
  */
 export interface ShutdownReport {
   readonly loopId: number
@@ -384,6 +412,15 @@ export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const Config: LoopLocal.Keyed<[string], { readonly env: string }, never, LoopLocal.LoopLocal> =
+ *   LoopLocal.singleton((env: string) => Effect.succeed({ env }))
+ * const reload = Config.invalidate("prod")
+ * ```
  */
 export type Keyed<Args extends ReadonlyArray<unknown>, A, E, R> = ((...args: Args) => Effect.Effect<A, E, R>) & {
   /** Releases the instance for these arguments now (if it holds a release) and forgets it; the next call acquires anew. */
@@ -395,6 +432,14 @@ export type Keyed<Args extends ReadonlyArray<unknown>, A, E, R> = ((...args: Arg
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const byUrl: LoopLocal.KeyOptions<[{ readonly url: string; readonly requestId: string }]> = { key: (o) => o.url }
+ * const Client = LoopLocal.singleton((o: { readonly url: string; readonly requestId: string }) => Effect.succeed(o), byUrl)
+ * ```
  */
 export interface KeyOptions<Args extends ReadonlyArray<unknown>> {
   /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */

@@ -13,6 +13,13 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { shutdown, type CloseOptions } from "@loop-local/platform-node"
+ *
+ * const options: CloseOptions = { deadlineMs: 5_000 }
+ * await shutdown(options)
+ * ```
  */
 export interface CloseOptions {
   /** How long releases may run before those still running are abandoned (default 10 000); for `run()`, invalidations too. */

@@ -13,6 +13,14 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeLoopLocal } from "@loop-local/platform-node"
+ *
+ * const options: NodeLoopLocal.RunMainOptions = { deadlineMs: 5_000, disablePrettyLogger: true }
+ * NodeLoopLocal.runMain(Effect.log("hello"), options)
+ * ```
  */
 export interface RunMainOptions {
   /** Do not log the main effect's failure. */

@@ -12,6 +12,13 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { singleton, type SingletonOptions } from "@loop-local/platform-node"
+ *
+ * const byUrl: SingletonOptions<[{ url: string; attempt: number }]> = { key: (o) => o.url }
+ * const client = singleton((o: { url: string; attempt: number }) => ({ url: o.url }), byUrl)
+ * ```
  */
 export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
   /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */
@@ -23,6 +30,17 @@ export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { stickySingleton, type StickySingletonOptions } from "@loop-local/platform-node"
+ *
+ * class Pool {
+ *   constructor(readonly url: string) {}
+ *   async end() {}
+ * }
+ * const options: StickySingletonOptions<[string], Pool> = { release: (p) => p.end() }
+ * const pool = stickySingleton((url: string) => new Pool(url), { release: (p) => p.end() })
+ * ```
  */
 export interface StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> extends SingletonOptions<Args> {
   /** Releases a value at the end of its loop; by default its `Symbol.asyncDispose`, else its `Symbol.dispose`. */
@@ -34,6 +52,14 @@ export interface StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> 
  *
  * @since 0.1.0
  * @category models
+  * @example
+ * ```ts
+ * import { stickySingleton, type Cached } from "@loop-local/platform-node"
+ *
+ * const pool: Cached<[string], Promise<{ url: string; [Symbol.dispose](): void }>> =
+ *   stickySingleton((url: string) => ({ url, [Symbol.dispose]() {} }))
+ * await pool.invalidate("http://localhost")
+ * ```
  */
 export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) => T) & {
   /** Releases the value for these arguments now (if it has a release) and forgets it: the next call creates anew. */
