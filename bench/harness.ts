@@ -29,7 +29,8 @@ export const measure = async (
   await bench.run()
   return bench.tasks.map((task) => {
     const latency = (task.result as { latency?: { p50?: number } }).latency
-    if (latency?.p50 === undefined) throw new Error(`benchmark ${task.name} did not run: ${JSON.stringify(task.result)}`)
+    if (latency?.p50 === undefined)
+      throw new Error(`benchmark ${task.name} did not run: ${JSON.stringify(task.result)}`)
     return { name: task.name, nsPerOp: (latency.p50 * 1e6) / opsPerRun }
   })
 }

@@ -37,12 +37,14 @@ for (const group of groups) {
   const groupRows = JSON.parse(line.slice("BENCH_ROWS ".length)) as Array<Row>
   rows.push(...groupRows)
   console.log(`\n${groupRows[0]?.group ?? group.file}`)
-  console.table(groupRows.map((r) => ({
-    name: r.name,
-    "ns/op": r.nsPerOp < 100 ? r.nsPerOp.toFixed(1) : Math.round(r.nsPerOp),
-    ratio: r.ratio.toFixed(2),
-    ...r.extra
-  })))
+  console.table(
+    groupRows.map((r) => ({
+      name: r.name,
+      "ns/op": r.nsPerOp < 100 ? r.nsPerOp.toFixed(1) : Math.round(r.nsPerOp),
+      ratio: r.ratio.toFixed(2),
+      ...r.extra
+    }))
+  )
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "unknown cpu"}`
@@ -50,4 +52,6 @@ writeFileSync(
   new URL("results.json", import.meta.url),
   `${JSON.stringify({ node: process.version, date: new Date().toISOString(), machine, quick, rows }, null, 2)}\n`
 )
-console.log(`\n${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s (node ${process.version}, ${machine}${quick ? ", quick" : ""}); written to bench/results.json`)
+console.log(
+  `\n${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s (node ${process.version}, ${machine}${quick ? ", quick" : ""}); written to bench/results.json`
+)

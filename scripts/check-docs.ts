@@ -21,7 +21,7 @@ const tagsOf = (node: ts.Node): Map<string, Array<string>> => {
   for (const doc of ts.getJSDocCommentsAndTags(node)) {
     if (!ts.isJSDoc(doc)) continue
     for (const tag of doc.tags ?? []) {
-      const text = typeof tag.comment === "string" ? tag.comment : ts.getTextOfJSDocComment(tag.comment) ?? ""
+      const text = typeof tag.comment === "string" ? tag.comment : (ts.getTextOfJSDocComment(tag.comment) ?? "")
       tags.set(tag.tagName.text, [...(tags.get(tag.tagName.text) ?? []), text])
     }
   }
@@ -31,11 +31,15 @@ const tagsOf = (node: ts.Node): Map<string, Array<string>> => {
 const exportedName = (statement: ts.Statement): string | undefined => {
   const modifiers = ts.canHaveModifiers(statement) ? ts.getModifiers(statement) : undefined
   if (!modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) return undefined
-  if (ts.isVariableStatement(statement)) return statement.declarationList.declarations.map((d) => d.name.getText()).join(",")
+  if (ts.isVariableStatement(statement))
+    return statement.declarationList.declarations.map((d) => d.name.getText()).join(",")
   if (
-    ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
+    ts.isFunctionDeclaration(statement) ||
+    ts.isClassDeclaration(statement) ||
+    ts.isInterfaceDeclaration(statement) ||
     ts.isTypeAliasDeclaration(statement)
-  ) return statement.name?.text
+  )
+    return statement.name?.text
   return undefined
 }
 
@@ -66,17 +70,20 @@ for (const pkg of ["core", "platform-node"]) {
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 for (const { file, code } of examples) writeFileSync(join(out, file), `${code}\nexport {}\n`)
-const program = ts.createProgram(examples.map((e) => join(out, e.file)), {
-  target: ts.ScriptTarget.ES2022,
-  lib: ["lib.es2022.d.ts", "lib.esnext.disposable.d.ts"],
-  module: ts.ModuleKind.NodeNext,
-  moduleResolution: ts.ModuleResolutionKind.NodeNext,
-  strict: true,
-  noEmit: true,
-  skipLibCheck: true,
-  types: ["node"],
-  typeRoots: [join(root, "node_modules/@types"), join(root, "packages/platform-node/node_modules/@types")]
-})
+const program = ts.createProgram(
+  examples.map((e) => join(out, e.file)),
+  {
+    target: ts.ScriptTarget.ES2022,
+    lib: ["lib.es2022.d.ts", "lib.esnext.disposable.d.ts"],
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: ["node"],
+    typeRoots: [join(root, "node_modules/@types"), join(root, "packages/platform-node/node_modules/@types")]
+  }
+)
 for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
   const file = diagnostic.file ? `${diagnostic.file.fileName.replace(`${out}/`, "")}: ` : ""
   problems.push(`example ${file}${ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")}`)

@@ -27,7 +27,12 @@ const closeLoop = async (n: number) => {
 
 const closeScope = async (n: number) => {
   const scope = Effect.runSync(Scope.make())
-  await Effect.runPromise(Scope.extend(Effect.forEach(Array.from({ length: n }), () => resource, { discard: true }), scope))
+  await Effect.runPromise(
+    Scope.extend(
+      Effect.forEach(Array.from({ length: n }), () => resource, { discard: true }),
+      scope
+    )
+  )
   gc?.()
   const started = process.hrtime.bigint()
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -44,6 +49,11 @@ for (const n of counts) {
   }
   const base = median(scopeNs)
   rows.push({ group: "5. Close", name: `Scope.close, ${n} resources (baseline)`, nsPerOp: base, ratio: 1 })
-  rows.push({ group: "5. Close", name: `loop close, ${n} resources`, nsPerOp: median(loopNs), ratio: median(loopNs) / base })
+  rows.push({
+    group: "5. Close",
+    name: `loop close, ${n} resources`,
+    nsPerOp: median(loopNs),
+    ratio: median(loopNs) / base
+  })
 }
 report(rows)

@@ -32,7 +32,7 @@ const map = new Map([[url, { u: url }]])
 const fromMap = (u: string) => Effect.sync(() => map.get(u))
 
 const inFiber = (get: () => Effect.Effect<unknown, never, LoopLocal.LoopLocal>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let i = 0; i < HITS; i++) yield* get()
   })
 
@@ -77,14 +77,16 @@ const results: Array<{ name: string; ns: number; bytes: number }> = []
 for (const [name, effect] of Object.entries(cases)) results.push({ name, ...(await measure(effect)) })
 const limit = results[0]!
 console.log(`node ${process.version}, ${HITS} hits per fiber run, best of ${ROUNDS} runs`)
-console.table(results.map((r) => ({
-  case: r.name,
-  "ns/hit": r.ns.toFixed(1),
-  "ratio to limit": (r.ns / limit.ns).toFixed(2),
-  "bytes/hit": Number.isFinite(r.bytes) ? r.bytes.toFixed(1) : "n/a (gc ran)",
-  "bytes beyond limit": Number.isFinite(r.bytes) ? (r.bytes - limit.bytes).toFixed(1) : "n/a",
-  "bytes beyond floor": Number.isFinite(r.bytes) ? (r.bytes - results[1]!.bytes).toFixed(1) : "n/a"
-})))
+console.table(
+  results.map((r) => ({
+    case: r.name,
+    "ns/hit": r.ns.toFixed(1),
+    "ratio to limit": (r.ns / limit.ns).toFixed(2),
+    "bytes/hit": Number.isFinite(r.bytes) ? r.bytes.toFixed(1) : "n/a (gc ran)",
+    "bytes beyond limit": Number.isFinite(r.bytes) ? (r.bytes - limit.bytes).toFixed(1) : "n/a",
+    "bytes beyond floor": Number.isFinite(r.bytes) ? (r.bytes - results[1]!.bytes).toFixed(1) : "n/a"
+  }))
+)
 
 // What making the returned effect costs, against the limit's: the most a hit may allocate beyond the run.
 const bytesToMake = (make: () => unknown) => {
@@ -96,6 +98,8 @@ const bytesToMake = (make: () => unknown) => {
   for (let i = 0; i < made.length; i++) made[i] = make()
   return ((process.memoryUsage().heapUsed - before) / made.length).toFixed(1)
 }
-console.log(`bytes to make the effect: Single(url) ${bytesToMake(() => Single(url))}, fromMap(url) ${bytesToMake(() => fromMap(url))}`)
+console.log(
+  `bytes to make the effect: Single(url) ${bytesToMake(() => Single(url))}, fromMap(url) ${bytesToMake(() => fromMap(url))}`
+)
 
 await runtime.dispose()

@@ -18,13 +18,15 @@ const Pool = LoopLocal.stickySingleton((url: string) =>
 )
 
 class Clock extends Context.Tag("Clock")<Clock, { readonly startedAt: number }>() {}
-const ClockLive = LoopLocal.memoize(Layer.sync(Clock, () => {
-  console.log("  build Clock layer")
-  return { startedAt: Date.now() }
-}))
+const ClockLive = LoopLocal.memoize(
+  Layer.sync(Clock, () => {
+    console.log("  build Clock layer")
+    return { startedAt: Date.now() }
+  })
+)
 
 const handler = (n: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const pool = yield* Pool("postgres://app:secret@127.0.0.1:5432/app")
     pool.queries++
     const clock = yield* Clock
@@ -34,7 +36,10 @@ const handler = (n: number) =>
 console.log("loop 1: 5 requests, each its own runPromise")
 const loop1 = ManagedRuntime.make(LoopLocal.layer)
 for (let n = 1; n <= 5; n++) await loop1.runPromise(handler(n))
-console.log("  holds:", (await loop1.runPromise(LoopLocal.inspect)).map((e) => `${e.kind} ${e.key}`))
+console.log(
+  "  holds:",
+  (await loop1.runPromise(LoopLocal.inspect)).map((e) => `${e.kind} ${e.key}`)
+)
 console.log("closing loop 1")
 await loop1.dispose()
 

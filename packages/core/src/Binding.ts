@@ -19,7 +19,7 @@ import type { EntryKind, Loop, ShutdownReport } from "./LoopLocal.js"
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Binding } from "@loop-local/core"
  *
@@ -35,7 +35,7 @@ export interface Owner {
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Binding } from "@loop-local/core"
  *
@@ -215,7 +215,7 @@ export const lookup = (loop: Loop, owner: Owner, key: unknown): Handle | undefin
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import type { Binding } from "@loop-local/core"

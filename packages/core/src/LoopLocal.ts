@@ -79,7 +79,7 @@ export class LoopLocal extends Context.Tag(internal.TagKey)<LoopLocal, Loop>() {
  *   Option.exists(Cause.dieOption(exit.cause), (e) => e instanceof LoopLocal.LoopClosedError)
  * ```
  */
-export const LoopClosedError: new(args: { readonly loopId: number; readonly message: string }) => LoopClosedError =
+export const LoopClosedError: new (args: { readonly loopId: number; readonly message: string }) => LoopClosedError =
   internal.LoopClosedError
 
 /**
@@ -96,7 +96,7 @@ export interface LoopClosedError extends Cause.YieldableError {
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import type { LoopLocal } from "@loop-local/core"
  *
@@ -110,7 +110,7 @@ export type EntryKind = "singleton" | "stickySingleton" | "enter" | "enterOnce" 
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import { LoopLocal } from "@loop-local/core"
@@ -132,7 +132,7 @@ export interface EntryInfo {
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import type { LoopLocal } from "@loop-local/core"
  *
@@ -156,7 +156,7 @@ export interface ReleaseReport {
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import { LoopLocal } from "@loop-local/core"
@@ -301,7 +301,8 @@ export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = i
 )
 
 const requireEffect = (what: string, u: unknown): void => {
-  if (!Effect.isEffect(u)) throw new TypeError(`loop-local: ${what} expects an Effect, got ${u === null ? "null" : typeof u}`)
+  if (!Effect.isEffect(u))
+    throw new TypeError(`loop-local: ${what} expects an Effect, got ${u === null ? "null" : typeof u}`)
 }
 
 /**
@@ -342,7 +343,9 @@ export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.E
  * const program = Effect.map(LoopLocal.enter(connection), (c) => c.open)
  * ```
  */
-export const enter = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
+export const enter = <A, E, R>(
+  resource: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
   requireEffect("enter", resource)
   return internal.withLoop((loop) => internal.acquireUnshared(loop, "enter", resource))
 }
@@ -412,7 +415,7 @@ export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import { LoopLocal } from "@loop-local/core"
@@ -432,7 +435,7 @@ export type Keyed<Args extends ReadonlyArray<unknown>, A, E, R> = ((...args: Arg
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import { LoopLocal } from "@loop-local/core"
@@ -466,7 +469,7 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
     Effect.withFiberRuntime((fiber) =>
       internal.getOrAcquire(fiber, owner, kind, scoped, f, keyOf === undefined ? keyOfArgs(args) : keyOf(...args), args)
     )
-  const call = function(this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
+  const call = function (this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
     if (keyOf === undefined && arguments.length === 1) return callOne(arguments[0])
     // Copied by index so that `arguments` never escapes and is never allocated on the path above.
     const args = new Array<unknown>(arguments.length)
@@ -534,7 +537,11 @@ export const stickySingleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
   options?: KeyOptions<Args>
 ): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => keyed("stickySingleton", true, f, options)
 
-const buildLayer = (layer: Layer.Layer<any, any, any>) => Layer.build(layer)
+/** Any layer: `memoize`'s implementation, whose overloads give the types. */
+// biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
+type AnyLayer = Layer.Layer<any, any, any>
+
+const buildLayer = (layer: AnyLayer) => Layer.build(layer)
 
 /** Every `memoize(layer)` of one layer shares one build per loop. */
 const layerOwner = internal.makeOwner(true)
@@ -564,17 +571,19 @@ export const memoize: {
   <Args extends ReadonlyArray<unknown>, ROut, E, RIn>(
     f: (...args: Args) => Layer.Layer<ROut, E, RIn>
   ): (...args: Args) => Layer.Layer<ROut, E, RIn | LoopLocal>
-} = (self: Layer.Layer<any, any, any> | ((...args: ReadonlyArray<any>) => Layer.Layer<any, any, any>)): any => {
+  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
+} = (self: AnyLayer | ((...args: ReadonlyArray<unknown>) => AnyLayer)): any => {
   if (Layer.isLayer(self)) {
     return Layer.effectContext(
-      Effect.withFiberRuntime<Context.Context<any>, any, any>((fiber) =>
+      Effect.withFiberRuntime<Context.Context<never>, unknown, unknown>((fiber) =>
         internal.getOrAcquire(fiber, layerOwner, "memoize", true, buildLayer, self, undefined)
       )
     )
   }
-  if (typeof self !== "function") throw new TypeError(`loop-local: memoize expects a Layer or a function, got ${typeof self}`)
-  const build = keyed("memoize", true, (...args: ReadonlyArray<any>) => Layer.build(self(...args)), undefined)
-  return (...args: ReadonlyArray<any>) => Layer.effectContext(build(...args))
+  if (typeof self !== "function")
+    throw new TypeError(`loop-local: memoize expects a Layer or a function, got ${typeof self}`)
+  const build = keyed("memoize", true, (...args: ReadonlyArray<unknown>) => Layer.build(self(...args)), undefined)
+  return (...args: ReadonlyArray<unknown>) => Layer.effectContext(build(...args))
 }
 
 /**

@@ -13,7 +13,7 @@ const logged = (log: Array<string>, name: string) =>
   )
 
 /** A loop of its own, closed through its scope, so that the close's exit can be seen. */
-const withOwnLoop = Effect.gen(function*() {
+const withOwnLoop = Effect.gen(function* () {
   const scope = yield* Scope.make()
   const loop = yield* Scope.extend(LoopLocal.make, scope)
   const run = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>) =>
@@ -23,7 +23,7 @@ const withOwnLoop = Effect.gen(function*() {
 
 describe("closing a loop", () => {
   it.effect("releases in reverse order of acquisition completion across all kinds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const log: Array<string> = []
       const { close, run } = yield* withOwnLoop
       class Cache extends Context.Tag("Cache")<Cache, string>() {}
@@ -32,55 +32,66 @@ describe("closing a loop", () => {
       const Outer = LoopLocal.stickySingleton((k: string) => Effect.zipRight(Inner(k), logged(log, `outer:${k}`)))
       const once = logged(log, "once")
       const CacheLive = LoopLocal.memoize(Layer.scoped(Cache, logged(log, "layer")))
-      yield* run(Effect.gen(function*() {
-        yield* LoopLocal.enter(logged(log, "enter"))
-        yield* Outer("x")
-        yield* LoopLocal.atExit(Effect.sync(() => log.push("-atExit")))
-        yield* Effect.scoped(LoopLocal.sticky(once))
-        yield* Effect.provide(Cache, CacheLive)
-        yield* LoopLocal.enterOnce(logged(log, "enterOnce"))
-      }))
+      yield* run(
+        Effect.gen(function* () {
+          yield* LoopLocal.enter(logged(log, "enter"))
+          yield* Outer("x")
+          yield* LoopLocal.atExit(Effect.sync(() => log.push("-atExit")))
+          yield* Effect.scoped(LoopLocal.sticky(once))
+          yield* Effect.provide(Cache, CacheLive)
+          yield* LoopLocal.enterOnce(logged(log, "enterOnce"))
+        })
+      )
       const acquired = log.filter((l) => l.startsWith("+")).map((l) => l.slice(1))
       expect(acquired).toEqual(["enter", "inner:x", "outer:x", "once", "layer", "enterOnce"])
       log.length = 0
       yield* close
       expect(log).toEqual(["-enterOnce", "-layer", "-once", "-atExit", "-outer:x", "-inner:x", "-enter"])
-    }))
+    })
+  )
 
   it.effect("runs every release although some fail, throw or die, and reports every failure in the close's Cause", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const log: Array<string> = []
       const { close, run } = yield* withOwnLoop
-      yield* run(Effect.gen(function*() {
-        yield* LoopLocal.atExit(Effect.sync(() => log.push("first")))
-        yield* LoopLocal.atExit(Effect.sync(() => {
-          throw new Error("thrown in release")
-        }))
-        yield* LoopLocal.atExit(Effect.sync(() => log.push("middle")))
-        yield* LoopLocal.enter(Effect.acquireRelease(Effect.void, () => Effect.die(new Error("died in release"))))
-        yield* LoopLocal.atExit(Effect.promise(() => Promise.reject(new Error("rejected in release"))))
-        yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
-      }))
+      yield* run(
+        Effect.gen(function* () {
+          yield* LoopLocal.atExit(Effect.sync(() => log.push("first")))
+          yield* LoopLocal.atExit(
+            Effect.sync(() => {
+              throw new Error("thrown in release")
+            })
+          )
+          yield* LoopLocal.atExit(Effect.sync(() => log.push("middle")))
+          yield* LoopLocal.enter(Effect.acquireRelease(Effect.void, () => Effect.die(new Error("died in release"))))
+          yield* LoopLocal.atExit(Effect.promise(() => Promise.reject(new Error("rejected in release"))))
+          yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
+        })
+      )
       const exit = yield* close
       expect(log).toEqual(["last", "middle", "first"])
       expect(Exit.isFailure(exit)).toBe(true)
-      const messages = Exit.isFailure(exit) ? Cause.defects(exit.cause).pipe((c) => Array.from(c)).map((e) => (e as Error).message) : []
+      const messages = Exit.isFailure(exit)
+        ? Cause.defects(exit.cause)
+            .pipe((c) => Array.from(c))
+            .map((e) => (e as Error).message)
+        : []
       expect(messages).toEqual(["rejected in release", "died in release", "thrown in release"])
-    }))
+    })
+  )
 
   it("rejects ManagedRuntime.dispose with the failure, after running the other releases", async () => {
     const log: Array<string> = []
     const loop = makeLoop()
-    await loop.runPromise(Effect.all([
-      LoopLocal.atExit(Effect.sync(() => log.push("ok"))),
-      LoopLocal.atExit(Effect.die("bad release"))
-    ]))
+    await loop.runPromise(
+      Effect.all([LoopLocal.atExit(Effect.sync(() => log.push("ok"))), LoopLocal.atExit(Effect.die("bad release"))])
+    )
     await expect(loop.dispose()).rejects.toThrow(/bad release/)
     expect(log).toEqual(["ok"])
   })
 
   it.effect("closing twice is a no-op", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { state, resource } = makeCounter()
       const scope = yield* Scope.make()
       const loop = yield* Scope.extend(LoopLocal.make, scope)
@@ -90,43 +101,52 @@ describe("closing a loop", () => {
       yield* Scope.close(scope, Exit.void)
       expect(loop.isClosed).toBe(true)
       expect(state).toMatchObject({ acquired: 1, released: 1 })
-    }))
+    })
+  )
 
-  it.effect("interrupts a construction in flight; its partial resource is released and its waiters get LoopClosedError", () =>
-    Effect.gen(function*() {
-      const log: Array<string> = []
-      const { close, run } = yield* withOwnLoop
-      const Slow = LoopLocal.stickySingleton((_: string) =>
-        Effect.gen(function*() {
-          yield* logged(log, "socket")
-          return yield* Effect.never
-        })
-      )
-      const waiters = yield* Effect.forEach([1, 2, 3], () => Effect.fork(run(Slow("x"))))
-      while (log.length === 0) yield* Effect.yieldNow()
-      yield* close
-      expect(log).toEqual(["+socket", "-socket"])
-      for (const waiter of waiters) expect(isLoopClosed(yield* Fiber.await(waiter))).toBe(true)
-    }))
+  it.effect(
+    "interrupts a construction in flight; its partial resource is released and its waiters get LoopClosedError",
+    () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        const { close, run } = yield* withOwnLoop
+        const Slow = LoopLocal.stickySingleton((_: string) =>
+          Effect.gen(function* () {
+            yield* logged(log, "socket")
+            return yield* Effect.never
+          })
+        )
+        const waiters = yield* Effect.forEach([1, 2, 3], () => Effect.fork(run(Slow("x"))))
+        while (log.length === 0) yield* Effect.yieldNow()
+        yield* close
+        expect(log).toEqual(["+socket", "-socket"])
+        for (const waiter of waiters) expect(isLoopClosed(yield* Fiber.await(waiter))).toBe(true)
+      })
+  )
 
-  it.effect("releases at once a construction that completes although its loop closed, and its waiters get LoopClosedError", () =>
-    Effect.gen(function*() {
-      const log: Array<string> = []
-      const { close, run } = yield* withOwnLoop
-      const started = yield* Deferred.make<void>()
-      const Stubborn = LoopLocal.stickySingleton((_: string) =>
-        Effect.uninterruptible(Effect.gen(function*() {
-          yield* Deferred.succeed(started, undefined)
-          for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
-          return yield* logged(log, "stubborn")
-        }))
-      )
-      const waiter = yield* Effect.fork(run(Stubborn("x")))
-      yield* Deferred.await(started)
-      yield* close
-      expect(log).toEqual(["+stubborn", "-stubborn"])
-      expect(isLoopClosed(yield* Fiber.await(waiter))).toBe(true)
-    }))
+  it.effect(
+    "releases at once a construction that completes although its loop closed, and its waiters get LoopClosedError",
+    () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        const { close, run } = yield* withOwnLoop
+        const started = yield* Deferred.make<void>()
+        const Stubborn = LoopLocal.stickySingleton((_: string) =>
+          Effect.uninterruptible(
+            Effect.gen(function* () {
+              yield* Deferred.succeed(started, undefined)
+              for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+              return yield* logged(log, "stubborn")
+            })
+          )
+        )
+        const waiter = yield* Effect.fork(run(Stubborn("x")))
+        yield* Deferred.await(started)
+        yield* close
+        expect(log).toEqual(["+stubborn", "-stubborn"])
+        expect(isLoopClosed(yield* Fiber.await(waiter))).toBe(true)
+      })
+  )
 
   it("closing one loop releases only what it holds", async () => {
     const { state, resource } = makeCounter()
@@ -199,15 +219,17 @@ describe("inspect", () => {
     const Pool = LoopLocal.stickySingleton((url: string) => Effect.succeed({ url }))
     const Config = LoopLocal.singleton((o: { readonly env: string }) => Effect.succeed(o))
     const loop = makeLoop()
-    await loop.runPromise(Effect.gen(function*() {
-      yield* Pool("postgres://app:s3cret@db.internal:5432/app")
-      yield* Config({ env: "prod" })
-      yield* LoopLocal.atExit(Effect.void)
-    }))
+    await loop.runPromise(
+      Effect.gen(function* () {
+        yield* Pool("postgres://app:s3cret@db.internal:5432/app")
+        yield* Config({ env: "prod" })
+        yield* LoopLocal.atExit(Effect.void)
+      })
+    )
     const entries = await loop.runPromise(LoopLocal.inspect)
     expect(entries.map((e) => [e.kind, e.key])).toEqual([
-      ["stickySingleton", "\"postgres://app:***@db.internal:5432/app\""],
-      ["singleton", "{ env: \"prod\" }"],
+      ["stickySingleton", '"postgres://app:***@db.internal:5432/app"'],
+      ["singleton", '{ env: "prod" }'],
       ["atExit", "#3"]
     ])
     expect(entries.every((e) => e.acquiredAt instanceof Date && e.acquireMs >= 0)).toBe(true)

@@ -42,12 +42,17 @@ describe("the default loop", () => {
   it("shutdown closes it once, reports each release, and later uses fail with LoopClosedError", async () => {
     const LoopLocal = await importCopy()
     const log: Array<string> = []
-    await LoopLocal.runPromise(Effect.gen(function*() {
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("conn"), () => Effect.sync(() => log.push("conn"))))
-      yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
-      yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
-    }))
-    const [report, again] = await Promise.all([Effect.runPromise(LoopLocal.shutdown), Effect.runPromise(LoopLocal.shutdown)])
+    await LoopLocal.runPromise(
+      Effect.gen(function* () {
+        yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("conn"), () => Effect.sync(() => log.push("conn"))))
+        yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
+        yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
+      })
+    )
+    const [report, again] = await Promise.all([
+      Effect.runPromise(LoopLocal.shutdown),
+      Effect.runPromise(LoopLocal.shutdown)
+    ])
     expect(again).toBe(report)
     expect(await Effect.runPromise(LoopLocal.shutdown)).toBe(report)
     // "default" (registered by the previous test on this realm's loop) ran too: the loop is one.

@@ -29,7 +29,7 @@ describe("enter", () => {
   })
 
   it.effect("uses the loop's lifetime, not the caller's scope", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { state, resource } = makeCounter()
       const loopScope = yield* Scope.make()
       const loop = yield* Scope.extend(LoopLocal.make, loopScope)
@@ -37,20 +37,26 @@ describe("enter", () => {
       expect(state).toMatchObject({ acquired: 1, released: 0 })
       yield* Scope.close(loopScope, Exit.void)
       expect(state).toMatchObject({ acquired: 1, released: 1 })
-    }))
+    })
+  )
 
   it("releases a partial acquisition when the caller is interrupted, and keeps nothing", async () => {
     const log: Array<string> = []
-    const twoSteps = Effect.gen(function*() {
-      yield* Effect.acquireRelease(Effect.sync(() => log.push("a1")), () => Effect.sync(() => log.push("r1")))
+    const twoSteps = Effect.gen(function* () {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => log.push("a1")),
+        () => Effect.sync(() => log.push("r1"))
+      )
       yield* Effect.never
     })
     const loop = makeLoop()
-    await loop.runPromise(Effect.gen(function*() {
-      const fiber = yield* Effect.fork(LoopLocal.enter(twoSteps))
-      while (log.length === 0) yield* Effect.yieldNow()
-      yield* Fiber.interrupt(fiber)
-    }))
+    await loop.runPromise(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.fork(LoopLocal.enter(twoSteps))
+        while (log.length === 0) yield* Effect.yieldNow()
+        yield* Fiber.interrupt(fiber)
+      })
+    )
     expect(log).toEqual(["a1", "r1"])
     expect(await loop.runPromise(LoopLocal.inspect)).toEqual([])
     await loop.dispose()

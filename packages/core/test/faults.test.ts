@@ -14,18 +14,26 @@ describe("releases that fail", () => {
   it("runs every other release when releases throw, reject, die or never settle, and reports each", async () => {
     const { loop, run } = ownLoop()
     const log: Array<string> = []
-    await run(Effect.gen(function*() {
-      yield* LoopLocal.atExit(Effect.sync(() => log.push("first registered")))
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("throws"), () =>
-        Effect.sync(() => {
-          throw new Error("thrown synchronously")
-        })))
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("rejects"), () =>
-        Effect.promise(() => Promise.reject(new Error("rejected")))))
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("dies"), () => Effect.die(new Error("died"))))
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("hangs"), () => Effect.never))
-      yield* LoopLocal.atExit(Effect.sync(() => log.push("last registered")))
-    }))
+    await run(
+      Effect.gen(function* () {
+        yield* LoopLocal.atExit(Effect.sync(() => log.push("first registered")))
+        yield* LoopLocal.enter(
+          Effect.acquireRelease(Effect.succeed("throws"), () =>
+            Effect.sync(() => {
+              throw new Error("thrown synchronously")
+            })
+          )
+        )
+        yield* LoopLocal.enter(
+          Effect.acquireRelease(Effect.succeed("rejects"), () =>
+            Effect.promise(() => Promise.reject(new Error("rejected")))
+          )
+        )
+        yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("dies"), () => Effect.die(new Error("died"))))
+        yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed("hangs"), () => Effect.never))
+        yield* LoopLocal.atExit(Effect.sync(() => log.push("last registered")))
+      })
+    )
     const started = Date.now()
     const report = await Binding.close(loop, { deadlineMs: 200 })
     expect(Date.now() - started).toBeLessThan(5_000)
@@ -38,7 +46,9 @@ describe("releases that fail", () => {
       ["enter", "failed"],
       ["atExit", "ok"]
     ])
-    const errors = report.releases.filter((r) => r.outcome === "failed").map((r) => (Cause.squash(r.cause!) as Error).message)
+    const errors = report.releases
+      .filter((r) => r.outcome === "failed")
+      .map((r) => (Cause.squash(r.cause!) as Error).message)
     expect(errors).toEqual(["died", "rejected", "thrown synchronously"])
     expect(report.releases[1]!.durationMs).toBeGreaterThanOrEqual(150)
   })
@@ -46,12 +56,14 @@ describe("releases that fail", () => {
   it("still starts every release after the deadline, even behind two that hang (found by the model)", async () => {
     const { loop, run } = ownLoop()
     const log: Array<string> = []
-    await run(Effect.gen(function*() {
-      yield* LoopLocal.atExit(Effect.promise(async () => void log.push("async, no I/O")))
-      yield* LoopLocal.atExit(Effect.sync(() => log.push("sync")))
-      yield* LoopLocal.atExit(Effect.never)
-      yield* LoopLocal.atExit(Effect.never)
-    }))
+    await run(
+      Effect.gen(function* () {
+        yield* LoopLocal.atExit(Effect.promise(async () => void log.push("async, no I/O")))
+        yield* LoopLocal.atExit(Effect.sync(() => log.push("sync")))
+        yield* LoopLocal.atExit(Effect.never)
+        yield* LoopLocal.atExit(Effect.never)
+      })
+    )
     const report = await Binding.close(loop, { deadlineMs: 50 })
     expect(log).toEqual(["sync", "async, no I/O"])
     expect(report.releases.map((r) => r.outcome)).toEqual(["abandoned", "abandoned", "ok", "ok"])
@@ -94,7 +106,7 @@ describe("a construction interrupted by its loop's close", () => {
         const { loop, run } = ownLoop()
         const log: Array<string> = []
         const reached = Effect.runSync(Deferred.make<void>())
-        const acquisition = Effect.gen(function*() {
+        const acquisition = Effect.gen(function* () {
           for (let part = 1; part <= 3; part++) {
             if (part - 1 === at) {
               yield* Deferred.succeed(reached, undefined)
@@ -110,13 +122,14 @@ describe("a construction interrupted by its loop's close", () => {
           return yield* Effect.never
         })
         class Svc extends Context.Tag("Svc")<Svc, number>() {}
-        const use: Effect.Effect<unknown, never, LoopLocal.LoopLocal> = kind === "stickySingleton"
-          ? LoopLocal.stickySingleton((_: string) => acquisition)("k")
-          : kind === "enterOnce"
-          ? LoopLocal.enterOnce(acquisition)
-          : kind === "enter"
-          ? LoopLocal.enter(acquisition)
-          : Effect.provide(Svc, LoopLocal.memoize(Layer.scoped(Svc, acquisition)))
+        const use: Effect.Effect<unknown, never, LoopLocal.LoopLocal> =
+          kind === "stickySingleton"
+            ? LoopLocal.stickySingleton((_: string) => acquisition)("k")
+            : kind === "enterOnce"
+              ? LoopLocal.enterOnce(acquisition)
+              : kind === "enter"
+                ? LoopLocal.enter(acquisition)
+                : Effect.provide(Svc, LoopLocal.memoize(Layer.scoped(Svc, acquisition)))
         const waiter = Effect.runFork(Effect.provideService(use, LoopLocal.LoopLocal, loop))
         await Effect.runPromise(Deferred.await(reached))
         const report = await Binding.close(loop, { deadlineMs: 2_000 })
@@ -135,9 +148,7 @@ describe("re-entrancy", () => {
   it("lets a construction use another singleton", async () => {
     const { loop, run } = ownLoop()
     const Config = LoopLocal.singleton((env: string) => Effect.succeed({ env }))
-    const Pool = LoopLocal.stickySingleton((env: string) =>
-      Effect.map(Config(env), (config) => ({ config }))
-    )
+    const Pool = LoopLocal.stickySingleton((env: string) => Effect.map(Config(env), (config) => ({ config })))
     const pool = await run(Pool("prod"))
     expect(pool.config).toBe(await run(Config("prod")))
     await Binding.close(loop)
@@ -145,8 +156,8 @@ describe("re-entrancy", () => {
 
   it("fails a construction that asks for itself with an error naming the key, instead of a deadlock", async () => {
     const { loop, run } = ownLoop()
-    const Recursive: LoopLocal.Keyed<[string], number, never, LoopLocal.LoopLocal> = LoopLocal.singleton((url: string) =>
-      Effect.map(Recursive(url), (n) => n + 1)
+    const Recursive: LoopLocal.Keyed<[string], number, never, LoopLocal.LoopLocal> = LoopLocal.singleton(
+      (url: string) => Effect.map(Recursive(url), (n) => n + 1)
     )
     const exit = await run(Effect.exit(Recursive("postgres://db")))
     expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(
@@ -164,7 +175,9 @@ describe("re-entrancy", () => {
       Effect.map(A(k), (a) => `b${a}`)
     )
     const exit = await run(Effect.exit(A("x")))
-    expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(/construction of stickySingleton "x" asked for the same/)
+    expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(
+      /construction of stickySingleton "x" asked for the same/
+    )
     // Not cached: both fail again the same way, clearly, rather than hanging.
     expect(Exit.isFailure(await run(Effect.exit(B("x"))))).toBe(true)
     await Binding.close(loop)

@@ -8,7 +8,7 @@ import { LoopLocal } from "../src/index.js"
 export const makeCounter = (name = "r") => {
   const state = { acquired: 0, released: 0, log: [] as Array<string> }
   const resource = Effect.acquireRelease(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* Effect.yieldNow()
       const n = ++state.acquired
       state.log.push(`acquire:${name}${n}`)
@@ -16,7 +16,7 @@ export const makeCounter = (name = "r") => {
       return { name, n, released: false }
     }),
     (value) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* Effect.yieldNow()
         value.released = true
         state.released++

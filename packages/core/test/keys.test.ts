@@ -24,10 +24,54 @@ describe("keys", () => {
 
   it("ignores key order and compares nested arrays and objects deeply", async () => {
     const { runs, values } = await constructions([
-      [{ host: "a", opts: { ssl: true, hosts: [["x", 1], ["y", 2]] } }],
-      [{ opts: { hosts: [["x", 1], ["y", 2]], ssl: true }, host: "a" }],
-      [{ host: "a", opts: { ssl: true, hosts: [["y", 2], ["x", 1]] } }],
-      [{ host: "a", opts: { ssl: false, hosts: [["x", 1], ["y", 2]] } }]
+      [
+        {
+          host: "a",
+          opts: {
+            ssl: true,
+            hosts: [
+              ["x", 1],
+              ["y", 2]
+            ]
+          }
+        }
+      ],
+      [
+        {
+          opts: {
+            hosts: [
+              ["x", 1],
+              ["y", 2]
+            ],
+            ssl: true
+          },
+          host: "a"
+        }
+      ],
+      [
+        {
+          host: "a",
+          opts: {
+            ssl: true,
+            hosts: [
+              ["y", 2],
+              ["x", 1]
+            ]
+          }
+        }
+      ],
+      [
+        {
+          host: "a",
+          opts: {
+            ssl: false,
+            hosts: [
+              ["x", 1],
+              ["y", 2]
+            ]
+          }
+        }
+      ]
     ])
     expect(values).toEqual([1, 1, 2, 3])
     expect(runs).toBe(3)
@@ -39,7 +83,18 @@ describe("keys", () => {
   })
 
   it("compares primitives by value, including NaN, -0 and bigint", async () => {
-    const { values } = await constructions<[unknown]>([[NaN], [NaN], [0], [-0], [1n], [1n], ["1"], [1], [null], [undefined]])
+    const { values } = await constructions<[unknown]>([
+      [NaN],
+      [NaN],
+      [0],
+      [-0],
+      [1n],
+      [1n],
+      ["1"],
+      [1],
+      [null],
+      [undefined]
+    ])
     expect(values).toEqual([1, 1, 2, 2, 3, 3, 4, 5, 6, 7])
   })
 
@@ -92,7 +147,9 @@ describe("keys", () => {
     const loop = makeLoop()
     const exit = await loop.runPromise(Effect.exit(f(cyclic)))
     expect(exit._tag).toBe("Failure")
-    expect(String(exit._tag === "Failure" && exit.cause.toString())).toMatch(/TypeError: loop-local: a key must not contain itself/)
+    expect(String(exit._tag === "Failure" && exit.cause.toString())).toMatch(
+      /TypeError: loop-local: a key must not contain itself/
+    )
     await loop.dispose()
   })
 
@@ -109,7 +166,11 @@ describe("keys", () => {
   const reorderedCopy = (u: unknown): unknown => {
     if (Array.isArray(u)) return u.map(reorderedCopy)
     if (typeof u === "object" && u !== null) {
-      return Object.fromEntries(Object.entries(u).reverse().map(([k, v]) => [k, reorderedCopy(v)]))
+      return Object.fromEntries(
+        Object.entries(u)
+          .reverse()
+          .map(([k, v]) => [k, reorderedCopy(v)])
+      )
     }
     return u
   }
@@ -125,7 +186,8 @@ describe("keys", () => {
           JSON.stringify(u, (_, v) =>
             typeof v === "object" && v !== null && !Array.isArray(v)
               ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-              : v)
+              : v
+          )
         expect(values[2] === values[0]).toBe(sortedJson(a) === sortedJson(b))
       })
   )

@@ -12,7 +12,10 @@ const gc = runInNewContext("gc") as () => void
 class Svc extends Context.Tag("Svc")<Svc, { readonly payload: Array<number> }>() {}
 
 const Pool = LoopLocal.stickySingleton((url: string) =>
-  Effect.acquireRelease(Effect.sync(() => ({ url, payload: new Array(1000).fill(1) })), () => Effect.void)
+  Effect.acquireRelease(
+    Effect.sync(() => ({ url, payload: new Array(1000).fill(1) })),
+    () => Effect.void
+  )
 )
 const Single = LoopLocal.singleton((k: number) => Effect.sync(() => ({ k, payload: new Array(1000).fill(2) })))
 const SvcLive = LoopLocal.memoize(Layer.sync(Svc, () => ({ payload: new Array(1000).fill(3) })))
@@ -20,16 +23,23 @@ const SvcLive = LoopLocal.memoize(Layer.sync(Svc, () => ({ payload: new Array(10
 /** Creates, uses and closes one loop; returns weak references to the loop and to what it cached. */
 const useAndClose = async (i: number) => {
   const runtime = makeLoop()
-  const held = await runtime.runPromise(Effect.gen(function*() {
-    const loop = yield* LoopLocal.LoopLocal
-    const pool = yield* Pool(`postgres://db/${i}`)
-    const single = yield* Single(i)
-    const svc = yield* Effect.provide(Svc, SvcLive)
-    const entered = yield* LoopLocal.enter(Effect.acquireRelease(Effect.sync(() => ({ i })), () => Effect.void))
-    const storage = yield* LoopLocal.storage
-    storage.set("value", { i })
-    return [loop, pool, single, svc, entered, storage] as Array<object>
-  }))
+  const held = await runtime.runPromise(
+    Effect.gen(function* () {
+      const loop = yield* LoopLocal.LoopLocal
+      const pool = yield* Pool(`postgres://db/${i}`)
+      const single = yield* Single(i)
+      const svc = yield* Effect.provide(Svc, SvcLive)
+      const entered = yield* LoopLocal.enter(
+        Effect.acquireRelease(
+          Effect.sync(() => ({ i })),
+          () => Effect.void
+        )
+      )
+      const storage = yield* LoopLocal.storage
+      storage.set("value", { i })
+      return [loop, pool, single, svc, entered, storage] as Array<object>
+    })
+  )
   await runtime.dispose()
   return held.map((o) => new WeakRef(o))
 }

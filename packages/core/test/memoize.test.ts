@@ -10,7 +10,7 @@ const countingDbLayer = (url = "postgres://db") => {
   const layer = Layer.scoped(
     Db,
     Effect.acquireRelease(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* Effect.yieldNow()
         return { url, build: ++state.built }
       }),
@@ -55,7 +55,10 @@ describe("memoize(layer)", () => {
     const DbLive = LoopLocal.memoize(layer)
     const loop = makeLoop()
     const all = await loop.runPromise(
-      Effect.all(Array.from({ length: 10 }, () => Effect.provide(Db, DbLive)), { concurrency: "unbounded" })
+      Effect.all(
+        Array.from({ length: 10 }, () => Effect.provide(Db, DbLive)),
+        { concurrency: "unbounded" }
+      )
     )
     expect(new Set(all).size).toBe(1)
     expect(state.built).toBe(1)
@@ -64,9 +67,14 @@ describe("memoize(layer)", () => {
 
   it("does not cache a failed build: the next provide retries", async () => {
     let attempts = 0
-    const Flaky = LoopLocal.memoize(Layer.effect(Db, Effect.suspend(() =>
-      ++attempts === 1 ? Effect.fail("no route to host") : Effect.succeed({ url: "x", build: attempts })
-    )))
+    const Flaky = LoopLocal.memoize(
+      Layer.effect(
+        Db,
+        Effect.suspend(() =>
+          ++attempts === 1 ? Effect.fail("no route to host") : Effect.succeed({ url: "x", build: attempts })
+        )
+      )
+    )
     const loop = makeLoop()
     expect(await loop.runPromise(Effect.either(Effect.provide(Db, Flaky)))).toMatchObject({ left: "no route to host" })
     expect(await loop.runPromise(Effect.provide(Db, Flaky))).toEqual({ url: "x", build: 2 })
@@ -89,12 +97,14 @@ describe("memoize(f)", () => {
       )
     )
     const loop = makeLoop()
-    const urls = await loop.runPromise(Effect.all([
-      Effect.provide(Db, DbFor("a", { poolSize: 5 })),
-      Effect.provide(Db, DbFor("a", { poolSize: 5 })),
-      Effect.provide(Db, DbFor("b", { poolSize: 5 })),
-      Effect.provide(Db, DbFor("a", { poolSize: 6 }))
-    ]))
+    const urls = await loop.runPromise(
+      Effect.all([
+        Effect.provide(Db, DbFor("a", { poolSize: 5 })),
+        Effect.provide(Db, DbFor("a", { poolSize: 5 })),
+        Effect.provide(Db, DbFor("b", { poolSize: 5 })),
+        Effect.provide(Db, DbFor("a", { poolSize: 6 }))
+      ])
+    )
     expect(urls[0]).toBe(urls[1])
     expect(builds).toEqual(["a/5", "b/5", "a/6"])
     await loop.dispose()

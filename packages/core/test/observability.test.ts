@@ -17,21 +17,28 @@ const recordingTracer = (spans: Array<Recorded>) =>
         spans.push({
           name,
           attributes: span.attributes,
-          parent: Option.match(parent, { onNone: () => undefined, onSome: (p) => (p._tag === "Span" ? p.name : "external") })
+          parent: Option.match(parent, {
+            onNone: () => undefined,
+            onSome: (p) => (p._tag === "Span" ? p.name : "external")
+          })
         })
         return span
       },
       context: (f, fiber) => current.context(f, fiber)
-    }))
+    })
+  )
 
 /** A logger that records each message with its level. */
 const recordingLogger = (logs: Array<string>) =>
-  Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => {
-    logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
-  }))
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+    })
+  )
 
 const inLoop = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Scope.make()
     const loop = yield* Scope.extend(LoopLocal.make, scope)
     const value = yield* Effect.provideService(effect, LoopLocal.LoopLocal, loop)
@@ -41,42 +48,51 @@ const inLoop = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>) =>
 
 describe("observability", () => {
   it.effect("traces acquisitions (under the caller's span) and releases, with kind and key attributes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const spans: Array<Recorded> = []
-      const Pool = LoopLocal.stickySingleton((url: string) => Effect.acquireRelease(Effect.succeed({ url }), () => Effect.void))
+      const Pool = LoopLocal.stickySingleton((url: string) =>
+        Effect.acquireRelease(Effect.succeed({ url }), () => Effect.void)
+      )
       const tracer = yield* recordingTracer(spans)
       yield* inLoop(Effect.withSpan(Pool("postgres://app:secret@db/app"), "handler")).pipe(Effect.withTracer(tracer))
       const acquire = spans.find((s) => s.name === "loop-local.acquire")
       const release = spans.find((s) => s.name === "loop-local.release")
       expect(acquire?.attributes.get("kind")).toBe("stickySingleton")
-      expect(acquire?.attributes.get("key")).toBe("\"postgres://app:***@db/app\"")
+      expect(acquire?.attributes.get("key")).toBe('"postgres://app:***@db/app"')
       expect(acquire?.parent).toBe("handler")
       expect(release?.attributes.get("kind")).toBe("stickySingleton")
-      expect(release?.attributes.get("key")).toBe("\"postgres://app:***@db/app\"")
-    }))
+      expect(release?.attributes.get("key")).toBe('"postgres://app:***@db/app"')
+    })
+  )
 
-  it.live("logs a failed release and a slow one through Effect's logger", () =>
-    Effect.gen(function*() {
-      const logs: Array<string> = []
-      yield* inLoop(Effect.gen(function*() {
-        yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
-        yield* LoopLocal.atExit(Effect.sleep(Duration.millis(1_200)))
-      })).pipe(Effect.provide(recordingLogger(logs)))
-      expect(logs).toEqual([
-        expect.stringMatching(/^WARN loop-local: the release of atExit #2 took 1\d{3} ms$/),
-        expect.stringMatching(/^WARN loop-local: the release of atExit #1 failed after \d+ ms$/)
-      ])
-    }), 10_000)
+  it.live(
+    "logs a failed release and a slow one through Effect's logger",
+    () =>
+      Effect.gen(function* () {
+        const logs: Array<string> = []
+        yield* inLoop(
+          Effect.gen(function* () {
+            yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
+            yield* LoopLocal.atExit(Effect.sleep(Duration.millis(1_200)))
+          })
+        ).pipe(Effect.provide(recordingLogger(logs)))
+        expect(logs).toEqual([
+          expect.stringMatching(/^WARN loop-local: the release of atExit #2 took 1\d{3} ms$/),
+          expect.stringMatching(/^WARN loop-local: the release of atExit #1 failed after \d+ ms$/)
+        ])
+      }),
+    10_000
+  )
 
   it.effect("logs every acquisition and release with LOOP_LOCAL_DEBUG=1", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const logs: Array<string> = []
       const Config = LoopLocal.singleton((env: string) => Effect.succeed({ env }))
       process.env.LOOP_LOCAL_DEBUG = "1"
       try {
-        yield* inLoop(Effect.zipRight(Config("prod"), LoopLocal.enter(Effect.acquireRelease(Effect.void, () => Effect.void)))).pipe(
-          Effect.provide(recordingLogger(logs))
-        )
+        yield* inLoop(
+          Effect.zipRight(Config("prod"), LoopLocal.enter(Effect.acquireRelease(Effect.void, () => Effect.void)))
+        ).pipe(Effect.provide(recordingLogger(logs)))
       } finally {
         delete process.env.LOOP_LOCAL_DEBUG
       }
@@ -85,15 +101,18 @@ describe("observability", () => {
         expect.stringMatching(/^INFO loop-local: acquired enter \[Effect\] in \d+ ms$/),
         expect.stringMatching(/^INFO loop-local: released enter \[Effect\] in \d+ ms$/)
       ])
-    }))
+    })
+  )
 
   it("formats a shutdown report as a short table", async () => {
     const loop = Binding.makeLoop({ deadlineMs: 50 })
-    await loop.runPromise(Effect.gen(function*() {
-      yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed(1), () => Effect.void))
-      yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
-      yield* LoopLocal.atExit(Effect.never)
-    }))
+    await loop.runPromise(
+      Effect.gen(function* () {
+        yield* LoopLocal.enter(Effect.acquireRelease(Effect.succeed(1), () => Effect.void))
+        yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
+        yield* LoopLocal.atExit(Effect.never)
+      })
+    )
     const text = LoopLocal.formatShutdownReport(await Binding.close(loop))
     expect(text.split("\n")).toEqual([
       expect.stringMatching(/^loop \d+ closed in \d+ ms: 1 released, 1 failed, 1 abandoned$/),
@@ -107,7 +126,7 @@ describe("observability", () => {
     const loop = Binding.makeLoop()
     const Single = LoopLocal.singleton((k: string) => Effect.succeed(k))
     await loop.runPromise(Single("x"))
-    expect(loop.inspect().map((e) => `${e.kind} ${e.key}`)).toEqual(["singleton \"x\""])
+    expect(loop.inspect().map((e) => `${e.kind} ${e.key}`)).toEqual(['singleton "x"'])
     await Binding.close(loop)
   })
 })

@@ -9,7 +9,10 @@ describe("enterOnce", () => {
     const loop1 = makeLoop()
     const first = await loop1.runPromise(LoopLocal.enterOnce(resource))
     const parallel = await loop1.runPromise(
-      Effect.all(Array.from({ length: 7 }, () => LoopLocal.enterOnce(resource)), { concurrency: "unbounded" })
+      Effect.all(
+        Array.from({ length: 7 }, () => LoopLocal.enterOnce(resource)),
+        { concurrency: "unbounded" }
+      )
     )
     expect(state.acquired).toBe(1)
     expect(parallel.every((r) => r === first)).toBe(true)
@@ -19,7 +22,10 @@ describe("enterOnce", () => {
 
     const loop2 = makeLoop()
     const again = await loop2.runPromise(
-      Effect.all(Array.from({ length: 7 }, () => LoopLocal.enterOnce(resource)), { concurrency: "unbounded" })
+      Effect.all(
+        Array.from({ length: 7 }, () => LoopLocal.enterOnce(resource)),
+        { concurrency: "unbounded" }
+      )
     )
     expect(state.acquired).toBe(2)
     expect(again[0]).not.toBe(first)
@@ -42,15 +48,19 @@ describe("sticky", () => {
     const { state, resource } = makeCounter()
     const client = LoopLocal.sticky(resource)
     const loop = makeLoop()
-    const seen = await loop.runPromise(Effect.gen(function*() {
-      const outer = yield* Effect.scoped(Effect.gen(function*() {
-        const a = yield* client
-        const b = yield* Effect.scoped(client)
-        return [a, b]
-      }))
-      const c = yield* Effect.scoped(client)
-      return [...outer, c]
-    }))
+    const seen = await loop.runPromise(
+      Effect.gen(function* () {
+        const outer = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const a = yield* client
+            const b = yield* Effect.scoped(client)
+            return [a, b]
+          })
+        )
+        const c = yield* Effect.scoped(client)
+        return [...outer, c]
+      })
+    )
     expect(new Set(seen).size).toBe(1)
     expect(state).toMatchObject({ acquired: 1, released: 0 })
     await loop.runPromise(Effect.scoped(client))
@@ -64,10 +74,18 @@ describe("sticky", () => {
     const { state, resource } = makeCounter()
     const ClientLive = Layer.scoped(Client, LoopLocal.sticky(resource))
     const loop = makeLoop()
-    const ns = await loop.runPromise(Effect.all([
-      Effect.provide(Effect.map(Client, (c) => c.n), ClientLive),
-      Effect.provide(Effect.map(Client, (c) => c.n), ClientLive)
-    ]))
+    const ns = await loop.runPromise(
+      Effect.all([
+        Effect.provide(
+          Effect.map(Client, (c) => c.n),
+          ClientLive
+        ),
+        Effect.provide(
+          Effect.map(Client, (c) => c.n),
+          ClientLive
+        )
+      ])
+    )
     expect(ns).toEqual([1, 1])
     expect(state).toMatchObject({ acquired: 1, released: 0 })
     await loop.dispose()
@@ -77,7 +95,9 @@ describe("sticky", () => {
   it("shares its acquisition with enterOnce of the same resource", async () => {
     const { state, resource } = makeCounter()
     const loop = makeLoop()
-    const [a, b] = await loop.runPromise(Effect.all([Effect.scoped(LoopLocal.sticky(resource)), LoopLocal.enterOnce(resource)]))
+    const [a, b] = await loop.runPromise(
+      Effect.all([Effect.scoped(LoopLocal.sticky(resource)), LoopLocal.enterOnce(resource)])
+    )
     expect(a).toBe(b)
     expect(state.acquired).toBe(1)
     await loop.dispose()
@@ -89,7 +109,9 @@ describe("sticky", () => {
     const loop = makeLoop()
     const rt = await loop.runtime()
     await loop.dispose()
-    expect(isLoopClosed(await Effect.runPromiseExit(Effect.provide(Effect.scoped(LoopLocal.sticky(resource)), rt)))).toBe(true)
+    expect(
+      isLoopClosed(await Effect.runPromiseExit(Effect.provide(Effect.scoped(LoopLocal.sticky(resource)), rt)))
+    ).toBe(true)
     expect(isLoopClosed(await Effect.runPromiseExit(Effect.provide(LoopLocal.enterOnce(resource), rt)))).toBe(true)
   })
 })

@@ -12,10 +12,17 @@ class Widget {
 describe("singleton (ported)", () => {
   it("caches a class-like constructor effect per loop and per arguments", async () => {
     let runs = 0
-    const MakeWidget = LoopLocal.singleton((size: number) => Effect.sync(() => (runs++, new Widget(size))))
+    const MakeWidget = LoopLocal.singleton((size: number) =>
+      Effect.sync(() => {
+        runs++
+        return new Widget(size)
+      })
+    )
     const loop1 = makeLoop()
     const keys = [1, 2, 3, 4, 5, 6, 7]
-    const first = await loop1.runPromise(Effect.forEach([...keys, ...keys], (k) => MakeWidget(k), { concurrency: "unbounded" }))
+    const first = await loop1.runPromise(
+      Effect.forEach([...keys, ...keys], (k) => MakeWidget(k), { concurrency: "unbounded" })
+    )
     expect(runs).toBe(7)
     for (let i = 0; i < 7; i++) {
       expect(first[i]).toBe(first[i + 7])
@@ -33,14 +40,16 @@ describe("singleton (ported)", () => {
 
   it("caches a plain function of several arguments", async () => {
     let runs = 0
-    const describeUser = LoopLocal.singleton((name: string, age: number) => Effect.sync(() => (runs++, { name, age })))
+    const describeUser = LoopLocal.singleton((name: string, age: number) =>
+      Effect.sync(() => {
+        runs++
+        return { name, age }
+      })
+    )
     const loop = makeLoop()
-    const [a, b, c, d] = await loop.runPromise(Effect.all([
-      describeUser("ann", 30),
-      describeUser("ann", 30),
-      describeUser("ann", 31),
-      describeUser("bob", 30)
-    ]))
+    const [a, b, c, d] = await loop.runPromise(
+      Effect.all([describeUser("ann", 30), describeUser("ann", 30), describeUser("ann", 31), describeUser("bob", 30)])
+    )
     expect(a).toBe(b)
     expect(a).not.toBe(c)
     expect(a).not.toBe(d)
@@ -72,14 +81,19 @@ describe("singleton semantics", () => {
   it("shares one run between concurrent first calls", async () => {
     let runs = 0
     const slow = LoopLocal.singleton((k: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         runs++
         for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
         return { k }
       })
     )
     const loop = makeLoop()
-    const all = await loop.runPromise(Effect.all(Array.from({ length: 50 }, () => slow("x")), { concurrency: "unbounded" }))
+    const all = await loop.runPromise(
+      Effect.all(
+        Array.from({ length: 50 }, () => slow("x")),
+        { concurrency: "unbounded" }
+      )
+    )
     expect(runs).toBe(1)
     expect(new Set(all).size).toBe(1)
     await loop.dispose()
@@ -88,7 +102,7 @@ describe("singleton semantics", () => {
   it("fails every waiter of a failed construction, caches nothing, and retries on the next call", async () => {
     let runs = 0
     const flaky = LoopLocal.singleton((k: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const run = ++runs
         yield* Effect.yieldNow()
         if (run === 1) return yield* Effect.fail(`boom ${k}`)
@@ -97,7 +111,10 @@ describe("singleton semantics", () => {
     )
     const loop = makeLoop()
     const exits = await loop.runPromise(
-      Effect.all(Array.from({ length: 5 }, () => Effect.either(flaky("x"))), { concurrency: "unbounded" })
+      Effect.all(
+        Array.from({ length: 5 }, () => Effect.either(flaky("x"))),
+        { concurrency: "unbounded" }
+      )
     )
     expect(runs).toBe(1)
     expect(exits.every((e) => e._tag === "Left" && e.left === "boom x")).toBe(true)
@@ -110,17 +127,27 @@ describe("singleton semantics", () => {
   it("an interrupted waiter abandons only its own wait; the construction and the other waiters go on", async () => {
     const gate = Effect.runSync(Deferred.make<void>())
     let runs = 0
-    const gated = LoopLocal.singleton((k: string) => Effect.as(Effect.zipRight(Effect.sync(() => runs++), Deferred.await(gate)), k))
+    const gated = LoopLocal.singleton((k: string) =>
+      Effect.as(
+        Effect.zipRight(
+          Effect.sync(() => runs++),
+          Deferred.await(gate)
+        ),
+        k
+      )
+    )
     const loop = makeLoop()
-    const result = await loop.runPromise(Effect.gen(function*() {
-      const waiters = yield* Effect.forEach([1, 2, 3], () => Effect.fork(gated("x")))
-      yield* Effect.yieldNow()
-      yield* Fiber.interrupt(waiters[0]!)
-      yield* Deferred.succeed(gate, undefined)
-      const rest = yield* Fiber.join(Fiber.zip(waiters[1]!, waiters[2]!))
-      const first = yield* Fiber.await(waiters[0]!)
-      return { rest, firstInterrupted: first._tag === "Failure" }
-    }))
+    const result = await loop.runPromise(
+      Effect.gen(function* () {
+        const waiters = yield* Effect.forEach([1, 2, 3], () => Effect.fork(gated("x")))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(waiters[0]!)
+        yield* Deferred.succeed(gate, undefined)
+        const rest = yield* Fiber.join(Fiber.zip(waiters[1]!, waiters[2]!))
+        const first = yield* Fiber.await(waiters[0]!)
+        return { rest, firstInterrupted: first._tag === "Failure" }
+      })
+    )
     expect(result).toEqual({ rest: ["x", "x"], firstInterrupted: true })
     expect(runs).toBe(1)
     await loop.dispose()
@@ -165,7 +192,10 @@ describe("stickySingleton", () => {
     const Pool = LoopLocal.stickySingleton((url: string) => Effect.map(resource, (r) => Object.assign(r, { url })))
     const loop1 = makeLoop()
     const uses = await loop1.runPromise(
-      Effect.all(Array.from({ length: 20 }, () => Pool("postgres://db")), { concurrency: "unbounded" })
+      Effect.all(
+        Array.from({ length: 20 }, () => Pool("postgres://db")),
+        { concurrency: "unbounded" }
+      )
     )
     await loop1.runPromise(Effect.scoped(Pool("postgres://db")))
     expect(new Set(uses).size).toBe(1)
@@ -201,7 +231,10 @@ describe("stickySingleton", () => {
   it("invalidate surfaces a failing release as a defect, and forgets the instance all the same", async () => {
     let made = 0
     const Fragile = LoopLocal.stickySingleton((_: string) =>
-      Effect.acquireRelease(Effect.sync(() => ++made), () => Effect.die(new Error("close failed")))
+      Effect.acquireRelease(
+        Effect.sync(() => ++made),
+        () => Effect.die(new Error("close failed"))
+      )
     )
     const loop = makeLoop()
     await loop.runPromise(Fragile("a"))
@@ -215,25 +248,33 @@ describe("stickySingleton", () => {
     // Slow to acquire, and marks itself released the moment its release starts.
     const Pool = LoopLocal.stickySingleton((_: string) =>
       Effect.acquireRelease(
-        Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 5), Effect.sync(() => ({ released: false }))),
-        (v) => Effect.sync(() => void (v.released = true))
+        Effect.zipRight(
+          Effect.repeatN(Effect.yieldNow(), 5),
+          Effect.sync(() => ({ released: false }))
+        ),
+        (v) =>
+          Effect.sync(() => {
+            v.released = true
+          })
       )
     )
     const receive = Effect.map(Pool("a"), (value) => ({ value, releasedAtReceipt: value.released }))
     const loop = makeLoop()
-    await loop.runPromise(Effect.gen(function*() {
-      // The invalidation waits for the construction alongside the callers, one of which asked after it did.
-      const first = yield* Effect.fork(receive)
-      yield* Effect.yieldNow()
-      const invalidation = yield* Effect.fork(Pool.invalidate("a"))
-      yield* Effect.yieldNow()
-      const second = yield* Effect.fork(receive)
-      const received = [yield* Fiber.join(first), yield* Fiber.join(second)]
-      yield* Fiber.join(invalidation)
-      expect(received[0]!.value).toBe(received[1]!.value)
-      expect(received.map((r) => r.releasedAtReceipt)).toEqual([false, false])
-      expect(received[0]!.value.released).toBe(true)
-    }))
+    await loop.runPromise(
+      Effect.gen(function* () {
+        // The invalidation waits for the construction alongside the callers, one of which asked after it did.
+        const first = yield* Effect.fork(receive)
+        yield* Effect.yieldNow()
+        const invalidation = yield* Effect.fork(Pool.invalidate("a"))
+        yield* Effect.yieldNow()
+        const second = yield* Effect.fork(receive)
+        const received = [yield* Fiber.join(first), yield* Fiber.join(second)]
+        yield* Fiber.join(invalidation)
+        expect(received[0]!.value).toBe(received[1]!.value)
+        expect(received.map((r) => r.releasedAtReceipt)).toEqual([false, false])
+        expect(received[0]!.value.released).toBe(true)
+      })
+    )
     await loop.dispose()
   })
 
@@ -244,7 +285,9 @@ describe("stickySingleton", () => {
     const started = Date.now()
     const exit = await loop.runPromise(Effect.exit(Stuck.invalidate("a")))
     expect(Date.now() - started).toBeLessThan(2_000)
-    expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(/stickySingleton "a" did not finish within the deadline \(50 ms\)/)
+    expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(
+      /stickySingleton "a" did not finish within the deadline \(50 ms\)/
+    )
     await Binding.close(loop)
   })
 
@@ -252,9 +295,12 @@ describe("stickySingleton", () => {
     const log: Array<string> = []
     let attempt = 0
     const Pool = LoopLocal.stickySingleton((_: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const n = ++attempt
-        yield* Effect.acquireRelease(Effect.sync(() => log.push(`socket${n}`)), () => Effect.sync(() => log.push(`close${n}`)))
+        yield* Effect.acquireRelease(
+          Effect.sync(() => log.push(`socket${n}`)),
+          () => Effect.sync(() => log.push(`close${n}`))
+        )
         yield* Effect.yieldNow()
         if (n === 1) return yield* Effect.fail("handshake failed")
         return n
@@ -273,7 +319,9 @@ describe("stickySingleton", () => {
     const { state, resource } = makeCounter()
     const Pool = LoopLocal.stickySingleton((_: { readonly host: string }) => resource)
     const loop = makeLoop()
-    const [a, b] = await loop.runPromise(Effect.all([Pool(Data.struct({ host: "h" })), Pool(Data.struct({ host: "h" }))]))
+    const [a, b] = await loop.runPromise(
+      Effect.all([Pool(Data.struct({ host: "h" })), Pool(Data.struct({ host: "h" }))])
+    )
     expect(a).toBe(b)
     expect(state.acquired).toBe(1)
     await loop.dispose()

@@ -49,7 +49,10 @@ const pMemoized = async (): Promise<Trial> => {
 
 const construction = (count: () => void) =>
   Effect.acquireRelease(
-    Effect.zipRight(Effect.sync(count), Effect.promise(() => sleep(CONSTRUCTION_MS))),
+    Effect.zipRight(
+      Effect.sync(count),
+      Effect.promise(() => sleep(CONSTRUCTION_MS))
+    ),
     () => Effect.void
   )
 
@@ -58,7 +61,9 @@ const effectSticky = async (): Promise<Trial> => {
   const Pool = LoopLocal.stickySingleton((_: string) => construction(() => constructions++))
   const runtime = ManagedRuntime.make(LoopLocal.layer)
   const started = performance.now()
-  await runtime.runPromise(Effect.forEach(Array.from({ length: CALLERS }), () => Pool("cold"), { concurrency: "unbounded", discard: true }))
+  await runtime.runPromise(
+    Effect.forEach(Array.from({ length: CALLERS }), () => Pool("cold"), { concurrency: "unbounded", discard: true })
+  )
   const ms = performance.now() - started
   await runtime.dispose()
   return { constructions, ms }
@@ -67,10 +72,17 @@ const effectSticky = async (): Promise<Trial> => {
 const rcMap = async (): Promise<Trial> => {
   let constructions = 0
   const started = performance.now()
-  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const map = yield* RcMap.make({ lookup: (_: string) => construction(() => constructions++) })
-    yield* Effect.forEach(Array.from({ length: CALLERS }), () => RcMap.get(map, "cold"), { concurrency: "unbounded", discard: true })
-  })))
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const map = yield* RcMap.make({ lookup: (_: string) => construction(() => constructions++) })
+        yield* Effect.forEach(Array.from({ length: CALLERS }), () => RcMap.get(map, "cold"), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      })
+    )
+  )
   return { constructions, ms: performance.now() - started }
 }
 
@@ -79,7 +91,12 @@ const fibersFloor = async (): Promise<Trial> => {
   const done = Effect.runSync(Deferred.make<void>())
   setTimeout(() => Effect.runSync(Deferred.succeed(done, undefined)), CONSTRUCTION_MS)
   const started = performance.now()
-  await Effect.runPromise(Effect.forEach(Array.from({ length: CALLERS }), () => Deferred.await(done), { concurrency: "unbounded", discard: true }))
+  await Effect.runPromise(
+    Effect.forEach(Array.from({ length: CALLERS }), () => Deferred.await(done), {
+      concurrency: "unbounded",
+      discard: true
+    })
+  )
   return { constructions: 1, ms: performance.now() - started }
 }
 
@@ -99,7 +116,10 @@ for (const [name, trial] of [
     name,
     nsPerOp: (ms * 1e6) / CALLERS,
     ratio: ms / CONSTRUCTION_MS,
-    extra: { constructions: Math.max(...trials.map((t) => t.constructions)), "ms to all resolved": Math.round(ms * 10) / 10 }
+    extra: {
+      constructions: Math.max(...trials.map((t) => t.constructions)),
+      "ms to all resolved": Math.round(ms * 10) / 10
+    }
   })
 }
 report(rows)

@@ -29,20 +29,35 @@ await Promise.all([
   byEqual(Data.struct({ host: "db.internal", port: 5432 }))
 ])
 
-const measured = await measure([
-  ["one string", async () => {
-    for (let i = 0; i < OPS; i++) await byString("postgres://db.internal:5432/app")
-  }],
-  ["three primitives", async () => {
-    for (let i = 0; i < OPS; i++) await byPrimitives("db.internal", 5432, true)
-  }],
-  ["config object, fresh literal", async () => {
-    for (let i = 0; i < OPS; i++) {
-      await byConfig({ host: "db.internal", port: 5432, database: "app", ssl: { rejectUnauthorized: true } })
-    }
-  }],
-  ["Equal key (Data.struct), fresh", async () => {
-    for (let i = 0; i < OPS; i++) await byEqual(Data.struct({ host: "db.internal", port: 5432 }))
-  }]
-], OPS)
+const measured = await measure(
+  [
+    [
+      "one string",
+      async () => {
+        for (let i = 0; i < OPS; i++) await byString("postgres://db.internal:5432/app")
+      }
+    ],
+    [
+      "three primitives",
+      async () => {
+        for (let i = 0; i < OPS; i++) await byPrimitives("db.internal", 5432, true)
+      }
+    ],
+    [
+      "config object, fresh literal",
+      async () => {
+        for (let i = 0; i < OPS; i++) {
+          await byConfig({ host: "db.internal", port: 5432, database: "app", ssl: { rejectUnauthorized: true } })
+        }
+      }
+    ],
+    [
+      "Equal key (Data.struct), fresh",
+      async () => {
+        for (let i = 0; i < OPS; i++) await byEqual(Data.struct({ host: "db.internal", port: 5432 }))
+      }
+    ]
+  ],
+  OPS
+)
 report(withRatios("3. Key shapes (Promise hit of stickySingleton)", measured, "one string"))

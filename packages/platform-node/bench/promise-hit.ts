@@ -20,10 +20,13 @@ const loop = (get: (url: string) => unknown) => async () => {
   for (let i = 0; i < OPS; i++) await get(url)
 }
 
-const measured = await measure([
-  ["limit: await map.get(url)", loop((u) => map.get(u))],
-  ["stickySingleton", loop(pool)],
-  ["singleton", loop(single)],
-  ["p-memoize", loop(memoized)]
-], OPS)
+const measured = await measure(
+  [
+    ["limit: await map.get(url)", loop((u) => map.get(u))],
+    ["stickySingleton", loop(pool)],
+    ["singleton", loop(single)],
+    ["p-memoize", loop(memoized)]
+  ],
+  OPS
+)
 report(withRatios("1. Promise hit (one string argument)", measured, "limit: await map.get(url)"))

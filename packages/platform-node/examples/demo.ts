@@ -74,18 +74,27 @@ const runWorkload = async (way: Way, handler: () => Promise<void>) => {
   const before = accepted
   const started = performance.now()
   let next = 0
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < REQUESTS) {
-      next++
-      await handler()
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        next++
+        await handler()
+      }
+    })
+  )
   way.requestsPerSecond = Math.round(REQUESTS / ((performance.now() - started) / 1000))
   way.connections = accepted - before
 }
 
 // 1. Naive: what users do without help.
-const naive: Way = { name: "naive: new Pool per request", loopLocal: false, pools: 0, closedAtShutdown: 0, connections: 0, requestsPerSecond: 0 }
+const naive: Way = {
+  name: "naive: new Pool per request",
+  loopLocal: false,
+  pools: 0,
+  closedAtShutdown: 0,
+  connections: 0,
+  requestsPerSecond: 0
+}
 await runWorkload(naive, async () => {
   naive.pools++
   const pool = new Pool(origin, { connections: CONNECTION_LIMIT })
@@ -97,24 +106,43 @@ await runWorkload(naive, async () => {
 })
 
 // 2. The Promise API: one pool per origin, closed when the default loop closes.
-const sticky: Way = { name: "stickySingleton (Promise)", loopLocal: true, pools: 0, closedAtShutdown: 0, connections: 0, requestsPerSecond: 0 }
+const sticky: Way = {
+  name: "stickySingleton (Promise)",
+  loopLocal: true,
+  pools: 0,
+  closedAtShutdown: 0,
+  connections: 0,
+  requestsPerSecond: 0
+}
 const pool = stickySingleton((_: string) => countedPool(sticky), { release: (p) => p.closeAtShutdown() })
 await runWorkload(sticky, async () => callDownstream((await pool(origin)).pool))
 
 // 3. Effect: a handler per request, run with Effect.runPromise on the default loop.
-const effectWay: Way = { name: "Effect handler (LoopLocal)", loopLocal: true, pools: 0, closedAtShutdown: 0, connections: 0, requestsPerSecond: 0 }
+const effectWay: Way = {
+  name: "Effect handler (LoopLocal)",
+  loopLocal: true,
+  pools: 0,
+  closedAtShutdown: 0,
+  connections: 0,
+  requestsPerSecond: 0
+}
 const EffectPool = LoopLocal.stickySingleton((_: string) =>
-  Effect.acquireRelease(Effect.sync(() => countedPool(effectWay)), (p) => Effect.promise(() => p.closeAtShutdown()))
+  Effect.acquireRelease(
+    Effect.sync(() => countedPool(effectWay)),
+    (p) => Effect.promise(() => p.closeAtShutdown())
+  )
 )
 class Downstream extends Context.Tag("Downstream")<Downstream, { readonly call: Effect.Effect<void, unknown> }>() {}
 let downstreamBuilds = 0
-const DownstreamLive = LoopLocal.memoize(Layer.effect(
-  Downstream,
-  Effect.map(EffectPool(origin), (p) => {
-    downstreamBuilds++
-    return { call: Effect.tryPromise(() => callDownstream(p.pool)) }
-  })
-))
+const DownstreamLive = LoopLocal.memoize(
+  Layer.effect(
+    Downstream,
+    Effect.map(EffectPool(origin), (p) => {
+      downstreamBuilds++
+      return { call: Effect.tryPromise(() => callDownstream(p.pool)) }
+    })
+  )
+)
 const effectHandler = Effect.flatMap(Downstream, (downstream) => downstream.call).pipe(
   Effect.provide(DownstreamLive),
   Effect.provide(LoopLocal.Default)
@@ -126,20 +154,32 @@ server.close()
 const report = await shutdown()
 
 const ways = [naive, sticky, effectWay]
-console.log(`\n${REQUESTS} requests, ${CONCURRENCY} at a time, pool connection limit ${CONNECTION_LIMIT}, node ${process.version}`)
-console.table(ways.map((w) => ({
-  way: w.name,
-  "pools created": w.pools,
-  "TCP connections accepted": w.connections,
-  "pools closed at shutdown": w.closedAtShutdown,
-  "requests/s": w.requestsPerSecond
-})))
-console.log(`Downstream layer built ${downstreamBuilds} time(s); default loop closed in ${report.durationMs} ms: ${report.releases.map((r) => `${r.kind} ${r.key} ${r.outcome}`).join(", ")}`)
+console.log(
+  `\n${REQUESTS} requests, ${CONCURRENCY} at a time, pool connection limit ${CONNECTION_LIMIT}, node ${process.version}`
+)
+console.table(
+  ways.map((w) => ({
+    way: w.name,
+    "pools created": w.pools,
+    "TCP connections accepted": w.connections,
+    "pools closed at shutdown": w.closedAtShutdown,
+    "requests/s": w.requestsPerSecond
+  }))
+)
+console.log(
+  `Downstream layer built ${downstreamBuilds} time(s); default loop closed in ${report.durationMs} ms: ${report.releases.map((r) => `${r.kind} ${r.key} ${r.outcome}`).join(", ")}`
+)
 
-const wrong = ways.filter((w) => w.loopLocal && (w.pools !== 1 || w.connections > CONNECTION_LIMIT || w.closedAtShutdown !== 1))
+const wrong = ways.filter(
+  (w) => w.loopLocal && (w.pools !== 1 || w.connections > CONNECTION_LIMIT || w.closedAtShutdown !== 1)
+)
 if (wrong.length > 0 || downstreamBuilds !== 1) {
-  console.error(`demo: a loop-local row is wrong: ${JSON.stringify(wrong)} (Downstream built ${downstreamBuilds} times)`)
+  console.error(
+    `demo: a loop-local row is wrong: ${JSON.stringify(wrong)} (Downstream built ${downstreamBuilds} times)`
+  )
   process.exitCode = 1
 } else {
-  console.log("Loop-local rows: 1 pool, at most the connection limit, 1 closed at shutdown. The process now ends by itself.")
+  console.log(
+    "Loop-local rows: 1 pool, at most the connection limit, 1 closed at shutdown. The process now ends by itself."
+  )
 }

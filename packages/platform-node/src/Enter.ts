@@ -30,7 +30,12 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
   const loop = internal.currentLoop()
   // `start` only returns `value`, so no user code runs as this construction: its owner is immaterial.
   const construction = { owner: enteredOnce, kind: "enter" as const, loop, key: value, settled: false }
-  return Binding.acquireEach(loop, "enter", value, internal.acquirePromise(construction, () => value, release))
+  return Binding.acquireEach(
+    loop,
+    "enter",
+    value,
+    internal.acquirePromise(construction, () => value, release)
+  )
 }
 
 /**
@@ -55,7 +60,9 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => 
   const loop = internal.currentLoop()
   const construction = { owner: enteredOnce, kind: "enterOnce" as const, loop, key: value, settled: false }
   return (Binding.cachedPromise(loop, enteredOnce, value) ??
-    Binding.acquire(loop, enteredOnce, "enterOnce", value, () => internal.acquirePromise(construction, () => value, release))) as Promise<A>
+    Binding.acquire(loop, enteredOnce, "enterOnce", value, () =>
+      internal.acquirePromise(construction, () => value, release)
+    )) as Promise<A>
 }
 
 const stuck = Binding.makeOwner({ byIdentity: true })
@@ -103,7 +110,7 @@ export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
 const disposeNothing = () => {}
 const disposeNothingAsync = async () => {}
 /** Methods of each target, bound to it once, so that a view's method keeps its identity. */
-const boundMethods = new WeakMap<object, WeakMap<Function, Function>>()
+const boundMethods = new WeakMap<object, WeakMap<object, unknown>>()
 
 const stickyHandler: ProxyHandler<object> = {
   get(target, property) {
@@ -112,9 +119,15 @@ const stickyHandler: ProxyHandler<object> = {
     const value: unknown = Reflect.get(target, property, target)
     if (typeof value !== "function") return value
     let methods = boundMethods.get(target)
-    if (methods === undefined) boundMethods.set(target, methods = new WeakMap())
+    if (methods === undefined) {
+      methods = new WeakMap()
+      boundMethods.set(target, methods)
+    }
     let bound = methods.get(value)
-    if (bound === undefined) methods.set(value, bound = value.bind(target))
+    if (bound === undefined) {
+      bound = value.bind(target)
+      methods.set(value, bound)
+    }
     return bound
   },
   set(target, property, value) {

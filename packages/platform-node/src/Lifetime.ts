@@ -13,7 +13,7 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { shutdown, type CloseOptions } from "@loop-local/platform-node"
  *
@@ -132,7 +132,10 @@ export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOpti
     throw outcome.error
   }
   if (releaseErrors.length > 0) {
-    throw new AggregateError(releaseErrors, `loop-local: ${releaseErrors.length} release(s) failed when the loop of run() closed`)
+    throw new AggregateError(
+      releaseErrors,
+      `loop-local: ${releaseErrors.length} release(s) failed when the loop of run() closed`
+    )
   }
   return outcome.value
 }
@@ -183,7 +186,7 @@ export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownRepo
  * const stop = closeOnSignals({ deadlineMs: 5_000 })
  * ```
  */
-export const closeOnSignals = (options?: CloseOptions): () => void => {
+export const closeOnSignals = (options?: CloseOptions): (() => void) => {
   let closing = false
   const onSignal = (signal: NodeJS.Signals) => {
     const code = signal === "SIGINT" ? 130 : 143

@@ -13,7 +13,7 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { Effect } from "effect"
  * import { NodeLoopLocal } from "@loop-local/platform-node"
@@ -61,7 +61,7 @@ export interface RunMainOptions {
 export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void =>
   Runtime.makeRunMain(({ fiber, teardown }) => {
     let signal: NodeJS.Signals | undefined
-    const exitCode = (s: NodeJS.Signals) => s === "SIGINT" ? 130 : 143
+    const exitCode = (s: NodeJS.Signals) => (s === "SIGINT" ? 130 : 143)
     const onSignal = (s: NodeJS.Signals) => {
       if (signal !== undefined) process.exit(exitCode(signal))
       signal = s

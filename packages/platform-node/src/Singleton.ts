@@ -12,7 +12,7 @@ import * as internal from "./internal/current.js"
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { singleton, type SingletonOptions } from "@loop-local/platform-node"
  *
@@ -30,7 +30,7 @@ export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { stickySingleton, type StickySingletonOptions } from "@loop-local/platform-node"
  *
@@ -52,7 +52,7 @@ export interface StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> 
  *
  * @since 0.1.0
  * @category models
-  * @example
+ * @example
  * ```ts
  * import { stickySingleton, type Cached } from "@loop-local/platform-node"
  *
@@ -80,8 +80,8 @@ const keyed = <Args extends ReadonlyArray<unknown>, T>(
 ): Cached<Args, T> => {
   internal.requireFunction(`${what}'s factory`, f)
   if (keyOf !== undefined) internal.requireFunction(`${what}'s options.key`, keyOf)
-  const keyOfArgs = (args: Args) => keyOf === undefined ? Binding.keyOfArgs(args) : keyOf(...args)
-  const call = function(this: unknown): T {
+  const keyOfArgs = (args: Args) => (keyOf === undefined ? Binding.keyOfArgs(args) : keyOf(...args))
+  const call = function (this: unknown): T {
     try {
       const bound = internal.nodeRealm.bound.getStore()
       const loop = bound?.loop ?? Binding.defaultLoop()
@@ -124,42 +124,56 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
   const owner = Binding.makeOwner({ byIdentity: false })
-  return keyed<Args, T>("singleton", fn, options?.key, (bound, loop, key, args) => {
-    const cycle = internal.selfDependency(bound, loop, owner, key)
-    if (cycle !== undefined) throw cycle
-    const hit = Binding.lookup(loop, owner, key)
-    if (hit !== undefined) return hit.value as T
-    const construction: internal.Construction = { owner, kind: "singleton", loop, key, settled: false }
-    let value: T
-    try {
-      value = internal.runFactory(construction, () => args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args))
-    } finally {
-      construction.settled = true
-    }
-    const handle = Binding.insert(loop, owner, "singleton", key, value, undefined)
-    if (isThenable(value)) {
-      construction.settled = false
-      value.then(() => {
+  return keyed<Args, T>(
+    "singleton",
+    fn,
+    options?.key,
+    (bound, loop, key, args) => {
+      const cycle = internal.selfDependency(bound, loop, owner, key)
+      if (cycle !== undefined) throw cycle
+      const hit = Binding.lookup(loop, owner, key)
+      if (hit !== undefined) return hit.value as T
+      const construction: internal.Construction = { owner, kind: "singleton", loop, key, settled: false }
+      let value: T
+      try {
+        value = internal.runFactory(construction, () =>
+          args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args)
+        )
+      } finally {
         construction.settled = true
-      }, () => {
-        construction.settled = true
-        Binding.remove(loop, handle)
-      })
+      }
+      const handle = Binding.insert(loop, owner, "singleton", key, value, undefined)
+      if (isThenable(value)) {
+        construction.settled = false
+        value.then(
+          () => {
+            construction.settled = true
+          },
+          () => {
+            construction.settled = true
+            Binding.remove(loop, handle)
+          }
+        )
+      }
+      return value
+    },
+    (error) => {
+      throw error
+    },
+    async (loop, key) => {
+      // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
+      // second value of the key alongside it.
+      const cached = Binding.lookup(loop, owner, key)?.value
+      if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
+      return Binding.invalidate(loop, owner, key)
     }
-    return value
-  }, (error) => {
-    throw error
-  }, async (loop, key) => {
-    // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
-    // second value of the key alongside it.
-    const cached = Binding.lookup(loop, owner, key)?.value
-    if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
-    return Binding.invalidate(loop, owner, key)
-  })
+  )
 }
 
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
-  u !== null && (typeof u === "object" || typeof u === "function") && typeof (u as PromiseLike<unknown>).then === "function"
+  u !== null &&
+  (typeof u === "object" || typeof u === "function") &&
+  typeof (u as PromiseLike<unknown>).then === "function"
 
 /**
  * The all-in-one: `factory(...args)` is created once per loop and per
@@ -211,9 +225,11 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
         Binding.acquire(loop, owner, "stickySingleton", key, () =>
           internal.acquirePromise(
             { owner, kind: "stickySingleton", loop, key, settled: false },
-            () => args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
+            () =>
+              args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
             release
-          ))) as Promise<A>
+          )
+        )) as Promise<A>
     },
     (error) => Promise.reject(error),
     (loop, key) => Binding.invalidate(loop, owner, key)

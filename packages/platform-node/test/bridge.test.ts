@@ -17,7 +17,10 @@ describe("one loop for Promise code and Effect code", () => {
   it("Promise callers and Effect.runPromise entry points outside run() share one set of singletons", async () => {
     let made = 0
     const Pool = LoopLocal.stickySingleton((origin: string) =>
-      Effect.acquireRelease(Effect.sync(() => ({ origin, n: ++made })), () => Effect.void)
+      Effect.acquireRelease(
+        Effect.sync(() => ({ origin, n: ++made })),
+        () => Effect.void
+      )
     )
     const fromEffect = await Effect.runPromise(Effect.provide(Pool("http://a"), LoopLocal.Default))
     const fromPromise = await currentLoop().runPromise(Pool("http://a"))
@@ -28,7 +31,10 @@ describe("one loop for Promise code and Effect code", () => {
   it("in run(), Effect code through currentLoop().runPromise sees the same storage and lifetime", async () => {
     const log: Array<string> = []
     const Client = LoopLocal.stickySingleton((name: string) =>
-      Effect.acquireRelease(Effect.sync(() => ({ name })), (c) => Effect.sync(() => void log.push(`effect ${c.name}`)))
+      Effect.acquireRelease(
+        Effect.sync(() => ({ name })),
+        (c) => Effect.sync(() => void log.push(`effect ${c.name}`))
+      )
     )
     const pool = stickySingleton((name: string) => ({ name, [Symbol.dispose]: () => void log.push(`promise ${name}`) }))
     await run(async () => {
@@ -41,9 +47,9 @@ describe("one loop for Promise code and Effect code", () => {
       await currentLoop().runPromise(LoopLocal.atExit(Effect.sync(() => log.push("effect atExit"))))
       atExit(() => void log.push("promise atExit"))
       expect((await currentLoop().runPromise(LoopLocal.inspect)).map((e) => `${e.kind} ${e.key}`)).toEqual([
-        "stickySingleton \"a\"",
-        "stickySingleton \"b\"",
-        "stickySingleton \"c\"",
+        'stickySingleton "a"',
+        'stickySingleton "b"',
+        'stickySingleton "c"',
         expect.stringMatching(/^atExit #\d+$/),
         expect.stringMatching(/^atExit #\d+$/)
       ])

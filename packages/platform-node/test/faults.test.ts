@@ -18,10 +18,12 @@ describe("re-entrancy (Promise)", () => {
 
   it("lets a factory use another key of the same stickySingleton, and another singleton", async () => {
     const config = singleton((env: string) => ({ env }))
-    const pool: Cached<[string], Promise<{ name: string; [Symbol.dispose](): void }>> = stickySingleton(async (name: string) => {
-      if (name === "replica") await pool("primary")
-      return { name, env: config("prod"), [Symbol.dispose]() {} }
-    })
+    const pool: Cached<[string], Promise<{ name: string; [Symbol.dispose](): void }>> = stickySingleton(
+      async (name: string) => {
+        if (name === "replica") await pool("primary")
+        return { name, env: config("prod"), [Symbol.dispose]() {} }
+      }
+    )
     await run(async () => {
       expect((await pool("replica")).name).toBe("replica")
     })

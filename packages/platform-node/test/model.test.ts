@@ -25,17 +25,26 @@ const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
 const RUNS = Number(process.env.MODEL_RUNS ?? 1_000)
-const SEED = process.env.MODEL_SEED !== undefined
-  ? Number(process.env.MODEL_SEED)
-  : process.env.MODEL_RANDOM === "1"
-  ? Date.now() ^ (Math.random() * 0x7fffffff)
-  : 20261125
+const SEED =
+  process.env.MODEL_SEED !== undefined
+    ? Number(process.env.MODEL_SEED)
+    : process.env.MODEL_RANDOM === "1"
+      ? Date.now() ^ (Math.random() * 0x7fffffff)
+      : 20261125
 
 type Prim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter" | "promiseSticky" | "promiseSingleton"
-const prims: ReadonlyArray<Prim> = ["singleton", "stickySingleton", "enterOnce", "sticky", "enter", "promiseSticky", "promiseSingleton"]
+const prims: ReadonlyArray<Prim> = [
+  "singleton",
+  "stickySingleton",
+  "enterOnce",
+  "sticky",
+  "enter",
+  "promiseSticky",
+  "promiseSingleton"
+]
 type Invalidatable = "singleton" | "stickySingleton" | "promiseSticky" | "promiseSingleton"
 /** enterOnce and sticky of one resource share one acquisition. */
-const groupOf = (prim: Prim) => prim === "sticky" ? "enterOnce" : prim
+const groupOf = (prim: Prim) => (prim === "sticky" ? "enterOnce" : prim)
 const isShared = (prim: Prim) => prim !== "enter"
 const isScoped = (prim: Prim) => prim !== "singleton" && prim !== "promiseSingleton"
 
@@ -72,7 +81,15 @@ const behavior: fc.Arbitrary<Behavior> = fc.record({
 const loopIndex = fc.integer({ min: 0, max: LOOPS - 1 })
 const keyIndex = fc.integer({ min: 0, max: KEYS - 1 })
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ _tag: fc.constant("Use" as const), loop: loopIndex, prim: fc.constantFrom(...prims), key: keyIndex }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      _tag: fc.constant("Use" as const),
+      loop: loopIndex,
+      prim: fc.constantFrom(...prims),
+      key: keyIndex
+    })
+  },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Interrupt" as const), caller: fc.nat(50) }) },
   {
     weight: 2,
@@ -84,7 +101,14 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     })
   },
   { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Close" as const), loop: loopIndex }) },
-  { weight: 5, arbitrary: fc.record({ _tag: fc.constant("Yield" as const), immediate: fc.boolean(), times: fc.integer({ min: 1, max: 4 }) }) }
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      _tag: fc.constant("Yield" as const),
+      immediate: fc.boolean(),
+      times: fc.integer({ min: 1, max: 4 })
+    })
+  }
 )
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
@@ -120,7 +144,10 @@ class World {
   readonly violations: Array<string> = []
   readonly closeCalled: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
   readonly invalidates: Array<{ loop: number; group: string; key: number; at: number }> = []
-  constructor(readonly behaviors: ReadonlyArray<Behavior>, readonly loops: ReadonlyArray<LoopLocal.Loop>) {}
+  constructor(
+    readonly behaviors: ReadonlyArray<Behavior>,
+    readonly loops: ReadonlyArray<LoopLocal.Loop>
+  ) {}
 
   now() {
     return ++this.clock
@@ -155,7 +182,7 @@ class World {
   /** A release, as a world event recorded the moment it starts: then slow, failing or hanging as its behavior says. */
   startRelease(c: Construction): Effect.Effect<void> {
     c.releaseStarts.push(this.now())
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       for (let i = 0; i < c.behavior.releaseSteps; i++) yield* Effect.yieldNow()
       if (c.behavior.releaseHangs) {
         c.releaseHung = true
@@ -167,10 +194,14 @@ class World {
 }
 
 /** The Effect-side acquisition: parts acquired one by one, then the whole, with the behavior's steps between. */
-const effectResource = (world: World, prim: Prim, key: number): Effect.Effect<Construction, ConstructionFailed, LoopLocal.LoopLocal | Scope.Scope> =>
-  Effect.gen(function*() {
+const effectResource = (
+  world: World,
+  prim: Prim,
+  key: number
+): Effect.Effect<Construction, ConstructionFailed, LoopLocal.LoopLocal | Scope.Scope> =>
+  Effect.gen(function* () {
     const c = world.begin(prim, key, yield* LoopLocal.LoopLocal)
-    return yield* Effect.gen(function*() {
+    return yield* Effect.gen(function* () {
       for (let p = 0; p < (isScoped(prim) ? c.behavior.parts : 0); p++) {
         c.parts.push([])
         const releases = c.parts[p]!
@@ -220,7 +251,8 @@ interface Caller {
 /** `singleton`'s resource never uses the scope it is typed to need (its parts are for scoped primitives only). */
 const unusedScope = Effect.runSync(Scope.make())
 
-const isClosedError = (u: unknown) => typeof u === "object" && u !== null && (u as { _tag?: string })._tag === "LoopClosedError"
+const isClosedError = (u: unknown) =>
+  typeof u === "object" && u !== null && (u as { _tag?: string })._tag === "LoopClosedError"
 
 const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> => {
   const loops = Array.from({ length: LOOPS }, () => Binding.makeLoop({ deadlineMs: DEADLINE_MS }))
@@ -244,10 +276,14 @@ const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> =>
     const at = world.now()
     caller.result = { _tag: "value", c, at }
     c.firstReceipt ??= at
-    if (c.releaseStarts.length > 0) world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id}, already released`)
-    if (c.loop !== caller.loop) world.violations.push(`caller on loop ${caller.loop} received construction ${c.id} of loop ${c.loop}`)
+    if (c.releaseStarts.length > 0)
+      world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id}, already released`)
+    if (c.loop !== caller.loop)
+      world.violations.push(`caller on loop ${caller.loop} received construction ${c.id} of loop ${c.loop}`)
     if (groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
-      world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`)
+      world.violations.push(
+        `caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`
+      )
     }
     if (c.outcome !== "ok") world.violations.push(`caller received construction ${c.id} whose outcome is ${c.outcome}`)
   }
@@ -264,39 +300,65 @@ const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> =>
   for (const cmd of commands) {
     switch (cmd._tag) {
       case "Use": {
-        const base = { loop: cmd.loop, prim: cmd.prim, key: cmd.key, issuedAt: world.now(), loopClosingAtIssue: world.closeCalled[cmd.loop] !== undefined }
+        const base = {
+          loop: cmd.loop,
+          prim: cmd.prim,
+          key: cmd.key,
+          issuedAt: world.now(),
+          loopClosingAtIssue: world.closeCalled[cmd.loop] !== undefined
+        }
         if (cmd.prim === "promiseSticky" || cmd.prim === "promiseSingleton") {
           const caller: Caller = { ...base, fiber: undefined, done: undefined!, result: undefined }
           // `singleton` returns what its function returned, so a closed loop makes it throw rather than reject.
           let promise: Promise<Construction>
           try {
-            promise = Promise.resolve(onLoop(cmd.loop, () => cmd.prim === "promiseSticky" ? pSticky(cmd.key) : pSingle(cmd.key)))
+            promise = Promise.resolve(
+              onLoop(cmd.loop, () => (cmd.prim === "promiseSticky" ? pSticky(cmd.key) : pSingle(cmd.key)))
+            )
           } catch (error) {
             promise = Promise.reject(error)
           }
-          ;(caller as { done: Promise<void> }).done = promise.then((v) => receive(caller, v), (e) => reject(caller, e))
+          ;(caller as { done: Promise<void> }).done = promise.then(
+            (v) => receive(caller, v),
+            (e) => reject(caller, e)
+          )
           callers.push(caller)
           break
         }
-        const use: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> = cmd.prim === "singleton"
-          ? Effect.provideService(single(cmd.key), Scope.Scope, unusedScope)
-          : cmd.prim === "stickySingleton"
-          ? sticky(cmd.key)
-          : cmd.prim === "enterOnce"
-          ? LoopLocal.enterOnce(onceResources[cmd.key]!)
-          : cmd.prim === "sticky"
-          ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
-          : LoopLocal.enter(enterResources[cmd.key]!)
+        const use: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
+          cmd.prim === "singleton"
+            ? Effect.provideService(single(cmd.key), Scope.Scope, unusedScope)
+            : cmd.prim === "stickySingleton"
+              ? sticky(cmd.key)
+              : cmd.prim === "enterOnce"
+                ? LoopLocal.enterOnce(onceResources[cmd.key]!)
+                : cmd.prim === "sticky"
+                  ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
+                  : LoopLocal.enter(enterResources[cmd.key]!)
         const caller: Caller = { ...base, fiber: undefined, done: undefined!, result: undefined }
         const fiber = Effect.runFork(
-          Effect.provideService(Effect.tap(use, (v) => Effect.sync(() => receive(caller, v))), LoopLocal.LoopLocal, loops[cmd.loop]!)
+          Effect.provideService(
+            Effect.tap(use, (v) => Effect.sync(() => receive(caller, v))),
+            LoopLocal.LoopLocal,
+            loops[cmd.loop]!
+          )
         )
         Object.assign(caller, {
           fiber,
           done: Effect.runPromise(Fiber.await(fiber)).then((exit) => {
             if (Exit.isSuccess(exit)) return
             if (Cause.isInterruptedOnly(exit.cause)) caller.result = { _tag: "interrupted" }
-            else reject(caller, Option.getOrElse(Cause.failureOrCause(exit.cause).pipe(Option.liftPredicate(() => true), Option.map((e) => e._tag === "Left" ? e.left : Cause.squash(e.right))), () => undefined))
+            else
+              reject(
+                caller,
+                Option.getOrElse(
+                  Cause.failureOrCause(exit.cause).pipe(
+                    Option.liftPredicate(() => true),
+                    Option.map((e) => (e._tag === "Left" ? e.left : Cause.squash(e.right)))
+                  ),
+                  () => undefined
+                )
+              )
           })
         })
         callers.push(caller)
@@ -309,11 +371,14 @@ const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> =>
       }
       case "Invalidate": {
         world.invalidates.push({ loop: cmd.loop, group: groupOf(cmd.prim), key: cmd.key, at: world.now() })
-        const invalidated = cmd.prim === "singleton"
-          ? loops[cmd.loop]!.runPromise(single.invalidate(cmd.key))
-          : cmd.prim === "stickySingleton"
-          ? loops[cmd.loop]!.runPromise(sticky.invalidate(cmd.key))
-          : onLoop(cmd.loop, () => cmd.prim === "promiseSticky" ? pSticky.invalidate(cmd.key) : pSingle.invalidate(cmd.key))
+        const invalidated =
+          cmd.prim === "singleton"
+            ? loops[cmd.loop]!.runPromise(single.invalidate(cmd.key))
+            : cmd.prim === "stickySingleton"
+              ? loops[cmd.loop]!.runPromise(sticky.invalidate(cmd.key))
+              : onLoop(cmd.loop, () =>
+                  cmd.prim === "promiseSticky" ? pSticky.invalidate(cmd.key) : pSingle.invalidate(cmd.key)
+                )
         // A failing release surfaces here, and a closed loop rejects: neither may hang.
         pending.push(invalidated.catch(() => undefined))
         break
@@ -356,29 +421,41 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
     // 1: every acquired part is released exactly once (unless its resource's release hung before reaching it).
     c.parts.forEach((releases, p) => {
       if (releases.length > 1) v.push(`1: part ${p} of construction ${c.id} released ${releases.length} times`)
-      if (releases.length === 0 && !c.releaseHung) v.push(`1: part ${p} of construction ${c.id} (${c.prim}, ${c.outcome}) never released`)
+      if (releases.length === 0 && !c.releaseHung)
+        v.push(`1: part ${p} of construction ${c.id} (${c.prim}, ${c.outcome}) never released`)
     })
     if (c.outcome === "ok" && isScoped(c.prim)) {
-      if (c.releaseStarts.length !== 1) v.push(`1: construction ${c.id} (${c.prim}) released ${c.releaseStarts.length} times`)
+      if (c.releaseStarts.length !== 1)
+        v.push(`1: construction ${c.id} (${c.prim}) released ${c.releaseStarts.length} times`)
       const releasedAt = c.releaseStarts[0]
       if (releasedAt !== undefined && !(world.closeCalled[c.loop]! < releasedAt) && !invalidatedBefore(c, releasedAt)) {
         v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated`)
       }
     }
-    if (!isScoped(c.prim) && c.releaseStarts.length > 0) v.push(`1: construction ${c.id} (${c.prim}) has no release but was released`)
+    if (!isScoped(c.prim) && c.releaseStarts.length > 0)
+      v.push(`1: construction ${c.id} (${c.prim}) has no release but was released`)
     // 6: a shared construction is interrupted only by its loop's close.
     if (c.outcome === "interrupted" && isShared(c.prim) && !(world.closeCalled[c.loop]! < c.end!)) {
       v.push(`6: shared construction ${c.id} (${c.prim} ${c.key}) was interrupted before its loop closed`)
     }
   }
   // 2: releases at close run in reverse order of acquisition completion (when the completions are ordered for sure).
-  const byClose = world.constructions.filter((c) =>
-    c.outcome === "ok" && isScoped(c.prim) && c.releaseStarts.length === 1 && c.end! < world.closeCalled[c.loop]! &&
-    !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key)
+  const byClose = world.constructions.filter(
+    (c) =>
+      c.outcome === "ok" &&
+      isScoped(c.prim) &&
+      c.releaseStarts.length === 1 &&
+      c.end! < world.closeCalled[c.loop]! &&
+      !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key)
   )
   for (const x of byClose) {
     for (const y of byClose) {
-      if (x.loop === y.loop && x.firstReceipt !== undefined && x.firstReceipt < y.end! && !(y.releaseStarts[0]! < x.releaseStarts[0]!)) {
+      if (
+        x.loop === y.loop &&
+        x.firstReceipt !== undefined &&
+        x.firstReceipt < y.end! &&
+        !(y.releaseStarts[0]! < x.releaseStarts[0]!)
+      ) {
         v.push(`2: on loop ${x.loop}, construction ${y.id} completed after ${x.id} but was not released before it`)
       }
     }
@@ -387,7 +464,14 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
   const shared = world.constructions.filter((c) => isShared(c.prim))
   for (const x of shared) {
     for (const y of shared) {
-      if (x !== y && x.loop === y.loop && groupOf(x.prim) === groupOf(y.prim) && x.key === y.key && x.start < y.start && !(x.end! < y.start)) {
+      if (
+        x !== y &&
+        x.loop === y.loop &&
+        groupOf(x.prim) === groupOf(y.prim) &&
+        x.key === y.key &&
+        x.start < y.start &&
+        !(x.end! < y.start)
+      ) {
         v.push(`4: constructions ${x.id} and ${y.id} of ${groupOf(x.prim)} ${x.key} on loop ${x.loop} overlap`)
       }
     }
@@ -403,12 +487,16 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
       v.push(`3: caller of closed loop ${caller.loop} got ${r._tag} instead of LoopClosedError`)
     }
     if (r._tag === "other") v.push(`caller of ${caller.prim} ${caller.key} failed unexpectedly: ${String(r.error)}`)
-    if (r._tag === "closed" && world.closeCalled[caller.loop] === undefined) v.push(`3: LoopClosedError from an open loop`)
+    if (r._tag === "closed" && world.closeCalled[caller.loop] === undefined)
+      v.push(`3: LoopClosedError from an open loop`)
     // 4: a failed construction is never handed out to a caller issued after its failure was seen.
     if (r._tag === "failed") {
       const c = world.constructions[r.id]!
-      const seen = Math.min(...callers.flatMap((o) => o.result?._tag === "failed" && o.result.id === r.id ? [o.result.at] : []))
-      if (caller.issuedAt > seen) v.push(`4: caller issued after construction ${c.id}'s failure was seen still got that failure`)
+      const seen = Math.min(
+        ...callers.flatMap((o) => (o.result?._tag === "failed" && o.result.id === r.id ? [o.result.at] : []))
+      )
+      if (caller.issuedAt > seen)
+        v.push(`4: caller issued after construction ${c.id}'s failure was seen still got that failure`)
       if (c.loop !== caller.loop || groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
         v.push(`caller of ${caller.prim} ${caller.key} got the failure of construction ${c.id} of ${c.prim} ${c.key}`)
       }
@@ -424,23 +512,36 @@ const count = (what: string, n = 1) => {
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
   for (const c of world.constructions) count(`construction ${c.outcome}`)
   count("release hung", world.constructions.filter((c) => c.releaseHung).length)
-  count("release failed", world.constructions.filter((c) => c.releaseStarts.length > 0 && c.behavior.releaseFails && !c.behavior.releaseHangs).length)
-  count("construction completed after its loop began closing", world.constructions.filter((c) => c.outcome === "ok" && c.end! > world.closeCalled[c.loop]!).length)
+  count(
+    "release failed",
+    world.constructions.filter((c) => c.releaseStarts.length > 0 && c.behavior.releaseFails && !c.behavior.releaseHangs)
+      .length
+  )
+  count(
+    "construction completed after its loop began closing",
+    world.constructions.filter((c) => c.outcome === "ok" && c.end! > world.closeCalled[c.loop]!).length
+  )
   for (const caller of callers) count(`caller ${caller.result?._tag}`)
   count("invalidate", world.invalidates.length)
 }
 
-it(`holds the six lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`, { timeout: 30 * 60_000 }, async () => {
+it(`holds the six lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`, {
+  timeout: 30 * 60_000
+}, async () => {
   let last: World | undefined
-  await fc.assert(
-    fc.asyncProperty(scenario, async (s) => {
-      last = await runScenario(s)
-      if (last.violations.length > 0) throw new Error(`violations:\n${last.violations.join("\n")}`)
-    }),
-    { numRuns: RUNS, seed: SEED }
-  ).catch((error: unknown) => {
-    throw new Error(`model failed with seed ${SEED} (rerun with MODEL_SEED=${SEED}): ${String(error)}`, { cause: error })
-  })
+  await fc
+    .assert(
+      fc.asyncProperty(scenario, async (s) => {
+        last = await runScenario(s)
+        if (last.violations.length > 0) throw new Error(`violations:\n${last.violations.join("\n")}`)
+      }),
+      { numRuns: RUNS, seed: SEED }
+    )
+    .catch((error: unknown) => {
+      throw new Error(`model failed with seed ${SEED} (rerun with MODEL_SEED=${SEED}): ${String(error)}`, {
+        cause: error
+      })
+    })
   expect(last).toBeDefined()
   console.log(`model coverage over ${RUNS} scenarios (seed ${SEED}):`, coverage)
 })

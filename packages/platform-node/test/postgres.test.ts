@@ -18,7 +18,11 @@ let startError: unknown
 
 beforeAll(() => {
   try {
-    const out = execFileSync("bash", [script, "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 })
+    const out = execFileSync("bash", [script, "start"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 240_000
+    })
     const match = /PGPORT=(\d+) PGDIR=(\S+)/.exec(out)
     if (match === null) throw new Error(`unexpected output of postgres.sh: ${out}`)
     server = { port: Number(match[1]), dir: match[2]! }
@@ -69,13 +73,20 @@ describe("PostgreSQL", () => {
     const counts = { builds: 0, closes: 0 }
     const PgLive = Layer.merge(
       PgClient.layer({ url: Redacted.make(url()), maxConnections: 3, applicationName: "loop-local-b" }),
-      Layer.scopedDiscard(Effect.acquireRelease(Effect.sync(() => counts.builds++), () => Effect.sync(() => counts.closes++)))
+      Layer.scopedDiscard(
+        Effect.acquireRelease(
+          Effect.sync(() => counts.builds++),
+          () => Effect.sync(() => counts.closes++)
+        )
+      )
     )
     const query = Effect.flatMap(PgClient.PgClient, (sql) => sql`select 1 as one`)
 
     const runtime = ManagedRuntime.make(LoopLocal.layer)
     const Memoized = LoopLocal.memoize(PgLive)
-    const results = await Promise.all(Array.from({ length: 200 }, () => runtime.runPromise(Effect.provide(query, Memoized))))
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => runtime.runPromise(Effect.provide(query, Memoized)))
+    )
     expect(results.every((rows) => rows[0]?.one === 1)).toBe(true)
     expect(counts).toEqual({ builds: 1, closes: 0 })
     expect(await connectionsOf("loop-local-b")).toBeLessThanOrEqual(3)
@@ -93,7 +104,10 @@ describe("PostgreSQL", () => {
   }, 120_000)
 
   it("a child process holding a pg pool, sent SIGTERM under closeOnSignals(), leaves no connection behind", async () => {
-    const { child, finished, waitFor } = spawnFixture("pg-signal.mjs", [], { DATABASE_URL: url(), APP_NAME: "loop-local-c" })
+    const { child, finished, waitFor } = spawnFixture("pg-signal.mjs", [], {
+      DATABASE_URL: url(),
+      APP_NAME: "loop-local-c"
+    })
     await waitFor("ready")
     expect(await connectionsOf("loop-local-c")).toBeGreaterThan(0)
     child.kill("SIGTERM")
@@ -106,10 +120,13 @@ describe("PostgreSQL", () => {
   // Last: it shuts this process's default loop down.
   it("pg's Pool through the Promise stickySingleton: 200 concurrent handlers share one pool within its max, none left after shutdown()", async () => {
     let pools = 0
-    const pool = stickySingleton((connectionString: string) => {
-      pools++
-      return new pg.Pool({ connectionString, max: 5, application_name: "loop-local-a" })
-    }, { release: (p) => p.end() })
+    const pool = stickySingleton(
+      (connectionString: string) => {
+        pools++
+        return new pg.Pool({ connectionString, max: 5, application_name: "loop-local-a" })
+      },
+      { release: (p) => p.end() }
+    )
     let mostSeen = 0
     const handler = async () => {
       const p = await pool(url())

@@ -34,7 +34,10 @@ describe("the default loop in a process", () => {
 })
 
 describe("closeOnSignals", () => {
-  for (const [signal, exitCode] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  for (const [signal, exitCode] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130]
+  ] as const) {
     it(`on ${signal}, runs the release of a process with a pending timer, then exits ${exitCode}`, async () => {
       const { child, finished, waitFor } = spawnFixture("signals.mjs")
       await waitFor("ready")
@@ -58,7 +61,9 @@ describe("closeOnSignals", () => {
     expect(lines(stdout)).toContain("ready")
     expect(lines(stdout)).toContain("released connection")
     expect(stdout).toMatch(/level=WARN .*the release of atExit #\d+ abandoned after \d+ ms/)
-    expect(stderr).toMatch(/^loop \d+ closed in \d+ ms: 1 released, 0 failed, 1 abandoned\n {2}abandoned +\d+ ms {2}atExit #\d+\n {2}ok +\d+ ms {2}enter \{\}/)
+    expect(stderr).toMatch(
+      /^loop \d+ closed in \d+ ms: 1 released, 0 failed, 1 abandoned\n {2}abandoned +\d+ ms {2}atExit #\d+\n {2}ok +\d+ ms {2}enter \{\}/
+    )
   })
 
   it("exits at once on a second signal", async () => {
@@ -91,7 +96,10 @@ describe("NodeLoopLocal.runMain", () => {
     expect(code).toBe(1)
   })
 
-  for (const [signal, exitCode] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  for (const [signal, exitCode] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130]
+  ] as const) {
     it(`on ${signal}, interrupts main, releases and exits ${exitCode}`, async () => {
       const { child, finished, waitFor } = spawnFixture("run-main.mjs", ["wait"])
       await waitFor("ready")
@@ -109,7 +117,11 @@ describe("no leaks", () => {
     const { code, stdout, stderr } = await finished
     expect(stderr).toBe("")
     expect(code).toBe(0)
-    const { registered, collected, heapGrowth } = JSON.parse(stdout) as { registered: number; collected: number; heapGrowth: number }
+    const { registered, collected, heapGrowth } = JSON.parse(stdout) as {
+      registered: number
+      collected: number
+      heapGrowth: number
+    }
     expect(registered).toBeGreaterThanOrEqual(14_000)
     expect(collected).toBe(registered)
     // Flat: the last 1,000 loops left less than 768 KiB behind them, where a leaked loop (about a kilobyte) each would not.

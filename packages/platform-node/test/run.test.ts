@@ -11,11 +11,18 @@ describe("run", () => {
     const seen = await run(async () => {
       const mine = currentLoop()
       const inTimer = await new Promise((resolve) => setTimeout(() => resolve(currentLoop()), 5))
-      const inAll = await Promise.all([1, 2, 3].map(async () => {
-        await tick()
-        return currentLoop()
-      }))
-      const fromEmitter = new Promise((resolve) => emitter.once("event", AsyncResource.bind(() => resolve(currentLoop()))))
+      const inAll = await Promise.all(
+        [1, 2, 3].map(async () => {
+          await tick()
+          return currentLoop()
+        })
+      )
+      const fromEmitter = new Promise((resolve) =>
+        emitter.once(
+          "event",
+          AsyncResource.bind(() => resolve(currentLoop()))
+        )
+      )
       setImmediate(() => emitter.emit("event"))
       return { mine, inTimer, inAll, fromEmitter: await fromEmitter }
     })
@@ -41,10 +48,12 @@ describe("run", () => {
   it("has finished every release before its Promise settles", async () => {
     const log: Array<string> = []
     await run(async () => {
-      await enter({ async [Symbol.asyncDispose]() {
-        await sleep(20)
-        log.push("slow release done")
-      } })
+      await enter({
+        async [Symbol.asyncDispose]() {
+          await sleep(20)
+          log.push("slow release done")
+        }
+      })
       atExit(async () => {
         await tick()
         log.push("atExit done")
@@ -59,9 +68,11 @@ describe("run", () => {
     const mainError = new Error("main failed")
     const error = await run(async () => {
       await enter({ [Symbol.dispose]: () => void log.push("released") })
-      await enter({ [Symbol.dispose]() {
-        throw new Error("release failed")
-      } })
+      await enter({
+        [Symbol.dispose]() {
+          throw new Error("release failed")
+        }
+      })
       throw mainError
     }).catch((e: unknown) => e)
     expect(error).toBe(mainError)
@@ -84,11 +95,14 @@ describe("run", () => {
   it("abandons a release that outlives the deadline, and runs the others", async () => {
     const log: Array<string> = []
     const started = Date.now()
-    const error = await run(async () => {
-      atExit(() => void log.push("first registered, last run"))
-      atExit(() => new Promise(() => {}))
-      atExit(() => void log.push("last registered, first run"))
-    }, { deadlineMs: 100 }).catch((e: unknown) => e)
+    const error = await run(
+      async () => {
+        atExit(() => void log.push("first registered, last run"))
+        atExit(() => new Promise(() => {}))
+        atExit(() => void log.push("last registered, first run"))
+      },
+      { deadlineMs: 100 }
+    ).catch((e: unknown) => e)
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(log).toEqual(["last registered, first run", "first registered, last run"])
     expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual([
@@ -99,10 +113,11 @@ describe("run", () => {
   it("rejects the waiters of a construction still pending when its loop closes, and releases the value when it comes", async () => {
     const log: Array<string> = []
     let resolveFactory!: (value: { name: string; [Symbol.dispose](): void }) => void
-    const slow = stickySingleton((_: string) =>
-      new Promise<{ name: string; [Symbol.dispose](): void }>((resolve) => {
-        resolveFactory = resolve
-      })
+    const slow = stickySingleton(
+      (_: string) =>
+        new Promise<{ name: string; [Symbol.dispose](): void }>((resolve) => {
+          resolveFactory = resolve
+        })
     )
     let waiter!: Promise<unknown>
     await run(async () => {

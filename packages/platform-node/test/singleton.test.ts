@@ -54,7 +54,9 @@ describe("stickySingleton (Promise)", () => {
     })
     await run(async () => {
       const waiters = await Promise.allSettled(Array.from({ length: 10 }, () => pool("x")))
-      expect(waiters.every((w) => w.status === "rejected" && (w.reason as Error).message === "connect x refused")).toBe(true)
+      expect(waiters.every((w) => w.status === "rejected" && (w.reason as Error).message === "connect x refused")).toBe(
+        true
+      )
       expect(attempts).toBe(1)
       const retried = await pool("x")
       expect(retried.n).toBe(1)
@@ -175,7 +177,10 @@ describe("stickySingleton (Promise)", () => {
 describe("singleton (Promise)", () => {
   it("returns the very value fn returned, once per key per loop; a Promise is shared as is", async () => {
     let runs = 0
-    const double = singleton((n: number) => (runs++, { doubled: n * 2 }))
+    const double = singleton((n: number) => {
+      runs++
+      return { doubled: n * 2 }
+    })
     const fetchUser = singleton(async (id: string) => {
       runs++
       await tick()

@@ -15,11 +15,7 @@ const NO_ARGS = Symbol.for("@loop-local/core/NoArgs")
 
 /** @internal */
 export const keyOfArgs = (args: ArrayLike<unknown>): unknown =>
-  args.length === 1
-    ? args[0]
-    : args.length === 0
-    ? NO_ARGS
-    : new ArgList(Array.isArray(args) ? args : Array.from(args))
+  args.length === 1 ? args[0] : args.length === 0 ? NO_ARGS : new ArgList(Array.isArray(args) ? args : Array.from(args))
 
 const isPlainObject = (u: object): boolean => {
   const proto = Object.getPrototypeOf(u)
@@ -28,7 +24,8 @@ const isPlainObject = (u: object): boolean => {
 
 /** Keys compared by content rather than identity. */
 const isStructural = (u: unknown): u is object =>
-  typeof u === "object" && u !== null &&
+  typeof u === "object" &&
+  u !== null &&
   (Array.isArray(u) || isPlainObject(u) || u instanceof ArgList || Equal.isEqual(u))
 
 const hasOwn = Object.prototype.hasOwnProperty
@@ -77,7 +74,9 @@ const ownKeyCount = (u: object): number => {
 /** @internal */
 export const equalKeys = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
-  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return a !== a && b !== b // NaN
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) {
+    return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b)
+  }
   if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b)
   if (isPlainObject(a)) {
     if (Array.isArray(b) || !isPlainObject(b)) return false

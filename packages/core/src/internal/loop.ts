@@ -87,7 +87,7 @@ export class Entry {
 
 /** The entry's value as an `Exit`, made once: what an Effect hit returns. */
 const exitOf = (entry: Entry): Exit.Success<unknown, never> =>
-  entry.exit ??= Exit.succeed(entry.value) as Exit.Success<unknown, never>
+  (entry.exit ??= Exit.succeed(entry.value) as Exit.Success<unknown, never>)
 
 /** @internal */
 export class LoopImpl implements LoopLocal.Loop {
@@ -104,14 +104,17 @@ export class LoopImpl implements LoopLocal.Loop {
   /** How long a close may take before the releases still running are abandoned. */
   deadlineMs = 10_000
   /** LOOP_LOCAL_DEBUG=1: log every acquisition and release as it happens. */
-  readonly debug = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-    ?.LOOP_LOCAL_DEBUG === "1"
+  readonly debug =
+    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LOOP_LOCAL_DEBUG === "1"
   /** Set once the close has taken its snapshot of `releases`: later completions release at once. */
   releasing = false
   /** Counts completed acquisitions (and atExit registrations), to order them. */
   completed = 0
 
-  constructor(readonly id: number, readonly scope: Scope.CloseableScope) {
+  constructor(
+    readonly id: number,
+    readonly scope: Scope.CloseableScope
+  ) {
     this.closed = Deferred.unsafeMake(FiberId.none)
   }
 
@@ -147,16 +150,18 @@ export class LoopImpl implements LoopLocal.Loop {
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
       Effect.zipRight(nextTurn),
       Effect.zipRight(Effect.suspend(() => this.releaseAll(deadline))),
-      Effect.zipRight(Effect.suspend(() => {
-        this.storage.clear()
-        this.tables.clear()
-        Deferred.unsafeDone(
-          this.closed,
-          Exit.succeed({ loopId: this.id, releases: this.records, durationMs: Date.now() - started })
-        )
-        const failures = this.records.flatMap((r) => r.cause === undefined ? [] : [r.cause])
-        return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
-      }))
+      Effect.zipRight(
+        Effect.suspend(() => {
+          this.storage.clear()
+          this.tables.clear()
+          Deferred.unsafeDone(
+            this.closed,
+            Exit.succeed({ loopId: this.id, releases: this.records, durationMs: Date.now() - started })
+          )
+          const failures = this.records.flatMap((r) => (r.cause === undefined ? [] : [r.cause]))
+          return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
+        })
+      )
     ) as Effect.Effect<void>
   })
 
@@ -181,14 +186,18 @@ export class LoopImpl implements LoopLocal.Loop {
         // most (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
         return Effect.zipRight(
           running === undefined ? Effect.void : logRelease(running),
-          Effect.forEach(entries.slice(next), (entry) => {
-            const fiber = Effect.runFork(this.release(entry), { immediate: true })
-            if (fiber.unsafePoll() !== null) return Effect.void
-            return Effect.flatMap(Effect.timeoutOption(Fiber.await(fiber), 0), (settled) => {
-              const record = settled._tag === "None" ? this.record(entry, "abandoned", undefined) : undefined
-              return record === undefined ? Effect.void : logRelease(record)
-            })
-          }, { discard: true })
+          Effect.forEach(
+            entries.slice(next),
+            (entry) => {
+              const fiber = Effect.runFork(this.release(entry), { immediate: true })
+              if (fiber.unsafePoll() !== null) return Effect.void
+              return Effect.flatMap(Effect.timeoutOption(Fiber.await(fiber), 0), (settled) => {
+                const record = settled._tag === "None" ? this.record(entry, "abandoned", undefined) : undefined
+                return record === undefined ? Effect.void : logRelease(record)
+              })
+            },
+            { discard: true }
+          )
         )
       })
     )
@@ -202,7 +211,9 @@ export class LoopImpl implements LoopLocal.Loop {
     return Effect.suspend(() => {
       entry.releaseState = Date.now() - this.startedAt + 1
       return Effect.flatMap(Effect.exit(traced("loop-local.release", entry, release())), (exit) => {
-        const record = Exit.isSuccess(exit) ? this.record(entry, "ok", undefined) : this.record(entry, "failed", exit.cause)
+        const record = Exit.isSuccess(exit)
+          ? this.record(entry, "ok", undefined)
+          : this.record(entry, "failed", exit.cause)
         return record === undefined ? Effect.void : logRelease(record, this.debug)
       })
     })
@@ -233,12 +244,14 @@ export class LoopImpl implements LoopLocal.Loop {
   inspect(): ReadonlyArray<LoopLocal.EntryInfo> {
     const held = new Set<Entry>(this.releases)
     for (const table of this.tables.values()) for (const entry of table.values()) if (entry.ready) held.add(entry)
-    return Array.from(held).sort((a, b) => a.seq - b.seq).map((entry) => ({
-      kind: entry.kind,
-      key: keyText(entry),
-      acquiredAt: new Date(this.startedAt + entry.acquiredAt),
-      acquireMs: entry.acquireMs
-    }))
+    return Array.from(held)
+      .sort((a, b) => a.seq - b.seq)
+      .map((entry) => ({
+        kind: entry.kind,
+        key: keyText(entry),
+        acquiredAt: new Date(this.startedAt + entry.acquiredAt),
+        acquireMs: entry.acquireMs
+      }))
   }
 }
 
@@ -272,18 +285,23 @@ const traced = <A, E, R>(name: string, entry: Entry, effect: Effect.Effect<A, E,
 /** Logs, through Effect's logger, a release that failed, was abandoned or was slow (and, in debug, every one). */
 const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effect.Effect<void> =>
   record.outcome !== "ok"
-    ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`, record.cause)
+    ? Effect.logWarning(
+        `loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`,
+        record.cause
+      )
     : record.durationMs > 1_000
-    ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`)
-    : debug
-    ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
-    : Effect.void
+      ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`)
+      : debug
+        ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
+        : Effect.void
 
 const abandoned = (kind: LoopLocal.EntryKind, key: string, deadlineMs: number) =>
-  new Error(`loop-local: the release of ${kind} ${key} did not finish within the deadline (${deadlineMs} ms) and was abandoned`)
+  new Error(
+    `loop-local: the release of ${kind} ${key} did not finish within the deadline (${deadlineMs} ms) and was abandoned`
+  )
 
 /** atExit finalizers have no key: they are named by their place in the loop's order. */
-const keyText = (entry: Entry): string => entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key)
+const keyText = (entry: Entry): string => (entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key))
 
 interface Realm {
   nextLoopId: number
@@ -297,17 +315,17 @@ const realm = (): Realm => {
   if (realmCache !== undefined) return realmCache
   const slot = Symbol.for("@loop-local/core/Realm")
   const global = globalThis as { [slot]?: Realm }
-  return realmCache = global[slot] ??= { nextLoopId: 1, defaultLoop: undefined }
+  global[slot] ??= { nextLoopId: 1, defaultLoop: undefined }
+  realmCache = global[slot]
+  return realmCache
 }
 
 /** @internal */
-export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flatMap(
-  Scope.Scope,
-  (parent) =>
-    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
-      const loop = new LoopImpl(realm().nextLoopId++, scope)
-      return Effect.as(Scope.addFinalizer(scope, loop.close), loop)
-    })
+export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flatMap(Scope.Scope, (parent) =>
+  Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
+    const loop = new LoopImpl(realm().nextLoopId++, scope)
+    return Effect.as(Scope.addFinalizer(scope, loop.close), loop)
+  })
 )
 
 /** A loop with a scope of its own, closed only by `closeLoop`. @internal */
@@ -320,7 +338,7 @@ export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
 }
 
 /** @internal */
-export const defaultLoop = (): LoopImpl => realm().defaultLoop ??= unsafeMakeLoop(undefined)
+export const defaultLoop = (): LoopImpl => (realm().defaultLoop ??= unsafeMakeLoop(undefined))
 
 /** Closes a loop and waits for its report; later calls wait for the same close. @internal */
 export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
@@ -362,6 +380,7 @@ export const getOrAcquire = <A, E, R>(
   owner: Owner,
   kind: LoopLocal.EntryKind,
   scoped: boolean,
+  // biome-ignore lint/suspicious/noExplicitAny: each primitive's own signature types f's arguments
   f: (...args: ReadonlyArray<any>) => Effect.Effect<A, E, R>,
   key: unknown,
   args: ReadonlyArray<unknown> | undefined
@@ -370,7 +389,7 @@ export const getOrAcquire = <A, E, R>(
   if (loop === undefined || loop.closing) return unusable(loop)
   const entry = loop.tables.get(owner)?.get(key)
   if (entry !== undefined && entry.value !== PENDING) return exitOf(entry) as Exit.Exit<A>
-  return acquireShared(fiber, loop, owner, kind, scoped, key, () => args === undefined ? f(key) : f(...args))
+  return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
 }
 
 const acquireShared = <A, E, R>(
@@ -470,7 +489,11 @@ const construction = <A, E, R>(
     Effect.suspend(() => {
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
-      const made = traced("loop-local.acquire", entry, Effect.locallyWith(make(), constructing, (chain) => [...chain, entry]))
+      const made = traced(
+        "loop-local.acquire",
+        entry,
+        Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
+      )
       if (mode === "plain") {
         return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
       }
@@ -492,8 +515,10 @@ const construction = <A, E, R>(
               Exit.isFailure(released) ? Exit.failCause(Cause.sequential(exit.cause, released.cause)) : exit,
               undefined,
               started
-            ))
-        }))
+            )
+          )
+        })
+      )
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
 }
@@ -514,11 +539,7 @@ const construct = <A, E, R>(
  * loop as its only service, and returns the entry's Promise, taken before the
  * fiber starts since a construction may settle within `runFork`.
  */
-const unsafeConstruct = <A, E>(
-  loop: LoopImpl,
-  entry: Entry,
-  make: () => Effect.Effect<Acquired<A>, E>
-): Promise<A> => {
+const unsafeConstruct = <A, E>(loop: LoopImpl, entry: Entry, make: () => Effect.Effect<Acquired<A>, E>): Promise<A> => {
   const run = Effect.provideService(construction(loop, entry, "paired", make), LoopTag, loop)
   const promise = entryPromise(entry)
   const fiber = Effect.runFork(run)
@@ -552,7 +573,9 @@ const settle = <A, E>(
     entry.value = exit.value
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
-    return loop.debug ? Effect.logInfo(`loop-local: acquired ${entry.kind} ${keyText(entry)} in ${entry.acquireMs} ms`) : Effect.void
+    return loop.debug
+      ? Effect.logInfo(`loop-local: acquired ${entry.kind} ${keyText(entry)} in ${entry.acquireMs} ms`)
+      : Effect.void
   }
   // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
   entry.table?.delete(entry.key, entry)
@@ -586,18 +609,21 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     const release = entry.release
     entry.release = undefined
     if (release === undefined) return Effect.void
-    return Effect.zipRight(nextTurn, Effect.forkDaemon(traced("loop-local.release", entry, Effect.suspend(release)))).pipe(
+    return Effect.zipRight(
+      nextTurn,
+      Effect.forkDaemon(traced("loop-local.release", entry, Effect.suspend(release)))
+    ).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
       Effect.flatMap((done) =>
-        done._tag === "Some"
-          ? done.value
-          : Effect.die(abandoned(entry.kind, keyText(entry), loop.deadlineMs))
+        done._tag === "Some" ? done.value : Effect.die(abandoned(entry.kind, keyText(entry), loop.deadlineMs))
       )
     )
   })
 
 /** @internal */
-export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
+export const atExit = <R>(
+  finalizer: Effect.Effect<unknown, never, R>
+): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
   withLoop((loop, fiber) => {
     const entry = new Entry("atExit", undefined, undefined)
     const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
@@ -615,12 +641,10 @@ const rejectWith = (cause: Cause.Cause<unknown>): Promise<never> => Promise.reje
 
 /** Settles like the effect, rejecting with the error itself (not a FiberFailure). */
 const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromiseExit(effect).then((exit) => Exit.isSuccess(exit) ? exit.value : rejectWith(exit.cause))
+  Effect.runPromiseExit(effect).then((exit) => (Exit.isSuccess(exit) ? exit.value : rejectWith(exit.cause)))
 
 const entryPromise = (entry: Entry): Promise<unknown> =>
-  entry.promise ??= entry.ready
-    ? Promise.resolve(entry.value)
-    : toPromise(Deferred.await(entry.pending!.deferred))
+  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : toPromise(Deferred.await(entry.pending!.deferred)))
 
 /** @internal */
 export const unsafeCachedPromise = (loop: LoopImpl, owner: Owner, key: unknown): Promise<unknown> | undefined => {
@@ -633,7 +657,7 @@ export const unsafeCachedPromise = (loop: LoopImpl, owner: Owner, key: unknown):
 export const unsafeLookup = (loop: LoopImpl, owner: Owner, key: unknown): Entry | undefined => {
   if (loop.closing) throw closedError(loop.id)
   const entry = loop.tables.get(owner)?.get(key)
-  return entry !== undefined && entry.ready ? entry : undefined
+  return entry?.ready ? entry : undefined
 }
 
 const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {

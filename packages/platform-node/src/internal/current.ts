@@ -40,9 +40,13 @@ const slot = Symbol.for("@loop-local/platform-node/Realm")
  *
  * @internal
  */
-export const nodeRealm: NodeRealm = (globalThis as { [slot]?: NodeRealm })[slot] ??= (() => {
-  process.on("beforeExit", closeDefaultBeforeExit)
-  return { bound: new AsyncLocalStorage(), runLoops: new Set() }
+export const nodeRealm: NodeRealm = (() => {
+  const global = globalThis as { [slot]?: NodeRealm }
+  if (global[slot] === undefined) {
+    process.on("beforeExit", closeDefaultBeforeExit)
+    global[slot] = { bound: new AsyncLocalStorage(), runLoops: new Set() }
+  }
+  return global[slot]
 })()
 
 /**
@@ -71,7 +75,9 @@ export const selfDependency = (
   key: unknown
 ): Error | undefined => {
   if (bound === undefined || bound.constructing.length === 0) return undefined
-  const own = bound.constructing.find((c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key))
+  const own = bound.constructing.find(
+    (c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key)
+  )
   return own === undefined ? undefined : Binding.selfDependency(own.kind, key)
 }
 
@@ -88,7 +94,8 @@ export const runFactory = <A>(construction: Construction, factory: () => A): A =
 
 /** @internal */
 export const requireFunction = (what: string, f: unknown): void => {
-  if (typeof f !== "function") throw new TypeError(`loop-local: ${what} must be a function, got ${f === null ? "null" : typeof f}`)
+  if (typeof f !== "function")
+    throw new TypeError(`loop-local: ${what} must be a function, got ${f === null ? "null" : typeof f}`)
 }
 
 /** How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. @internal */
@@ -145,10 +152,12 @@ export const acquirePromise = <A>(
       }),
       Effect.onInterrupt(() =>
         Effect.sync(() => {
-          promise.then((value) => {
-            const late = releaseOf(value, release)
-            if (typeof late === "function") return late()
-          }).catch(() => undefined)
+          promise
+            .then((value) => {
+              const late = releaseOf(value, release)
+              if (typeof late === "function") return late()
+            })
+            .catch(() => undefined)
         })
       )
     )
@@ -156,7 +165,7 @@ export const acquirePromise = <A>(
 
 /** The errors of a close: each failed release's own error, and one for each release abandoned at the deadline. @internal */
 export const releaseErrors = (report: LoopLocal.ShutdownReport): Array<unknown> =>
-  report.releases.flatMap((r) => r.cause === undefined ? [] : [Cause.squash(r.cause)])
+  report.releases.flatMap((r) => (r.cause === undefined ? [] : [Cause.squash(r.cause)]))
 
 /** The reports worth printing on the way out: with a release that failed, was abandoned, or took over 1 s. @internal */
 export const reportsToPrint = (reports: ReadonlyArray<LoopLocal.ShutdownReport>): Array<string> =>
