@@ -120,6 +120,12 @@ export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
 const identity = <A>(a: A): A => a
 
 /**
+ * The release an entry keeps. Made here, not inside the acquisition's callbacks, because a closure keeps its
+ * whole enclosing scope alive: made there, every cached value would also keep its factory's Promise and call.
+ */
+const releaseThunk = (release: () => unknown) => () => releaseEffect(release)
+
+/**
  * A value produced by Promise code, with its release, for a loop's table:
  * `start` runs as `runFactory` runs it, its rejection is the acquisition's
  * error. Interrupted (its loop closed) before it is done, the value is
@@ -148,7 +154,7 @@ export const acquirePromise = <A>(
       Effect.flatMap((value) => {
         const releaseValue = releaseOf(value, release)
         if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
-        return Effect.succeed({ value, release: () => releaseEffect(releaseValue) })
+        return Effect.succeed({ value, release: releaseThunk(releaseValue) })
       }),
       Effect.onInterrupt(() =>
         Effect.sync(() => {
