@@ -96,6 +96,16 @@ describe("NodeLoopLocal.runMain", () => {
     expect(code).toBe(1)
   })
 
+  it("prints the shutdown report on stderr and exits 1 when a release failed", async () => {
+    const { finished } = spawnFixture("run-main.mjs", ["release-fails"])
+    const { code, stdout, stderr } = await finished
+    expect(lines(stdout)).toContain("released pool http://127.0.0.1:8080")
+    expect(stderr).toMatch(
+      /^loop \d+ closed in \d+ ms: 1 released, 1 failed, 0 abandoned\n {2}failed +\d+ ms {2}atExit #\d+: Error: flush failed\n {2}ok +\d+ ms {2}stickySingleton "http:\/\/127\.0\.0\.1:8080"/
+    )
+    expect(code).toBe(1)
+  })
+
   for (const [signal, exitCode] of [
     ["SIGTERM", 143],
     ["SIGINT", 130]
