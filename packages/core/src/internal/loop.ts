@@ -69,7 +69,7 @@ export class Entry {
   release: (() => Effect.Effect<void>) | undefined = undefined
   /** When its release started (ms since the loop's start, plus 1); -1 once its outcome is recorded. */
   releaseState = 0
-  /** Milliseconds since the loop's start: a small integer, kept unboxed. */
+  /** Milliseconds since the loop's start (see `small`). */
   acquiredAt = 0
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
@@ -84,6 +84,13 @@ export class Entry {
     return this.value !== PENDING
   }
 }
+
+/**
+ * Milliseconds as a small integer while they fit one: the difference of two
+ * `Date.now()`s is a double to V8 even when whole, and a field that ever holds
+ * a double is boxed in every entry. Larger values stay right, just boxed.
+ */
+const small = (ms: number): number => (ms < 0x3fffffff ? ms | 0 : ms)
 
 /** The entry's value as an `Exit`, made once: what an Effect hit returns. */
 const exitOf = (entry: Entry): Exit.Success<unknown, never> =>
@@ -209,7 +216,7 @@ export class LoopImpl implements LoopLocal.Loop {
     if (release === undefined) return Effect.void
     entry.release = undefined
     return Effect.suspend(() => {
-      entry.releaseState = Date.now() - this.startedAt + 1
+      entry.releaseState = small(Date.now() - this.startedAt + 1)
       return Effect.flatMap(Effect.exit(traced("loop-local.release", entry, release())), (exit) => {
         const record = Exit.isSuccess(exit)
           ? this.record(entry, "ok", undefined)
@@ -564,8 +571,8 @@ const settle = <A, E>(
     return Effect.void
   }
   const now = Date.now()
-  entry.acquiredAt = now - loop.startedAt
-  entry.acquireMs = now - started
+  entry.acquiredAt = small(now - loop.startedAt)
+  entry.acquireMs = small(now - started)
   entry.seq = ++loop.completed
   entry.release = release
   if (!loop.closing) {
@@ -629,7 +636,7 @@ export const atExit = <R>(
     const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
     entry.release = () => release
     entry.value = undefined
-    entry.acquiredAt = Date.now() - loop.startedAt
+    entry.acquiredAt = small(Date.now() - loop.startedAt)
     entry.seq = ++loop.completed
     loop.releases.add(entry)
     return Effect.void
@@ -709,7 +716,7 @@ export const unsafeInsert = (
   if (loop.closing) throw closedError(loop.id)
   const entry = new Entry(kind, key, owner === undefined ? undefined : tableOf(loop, owner))
   entry.value = value
-  entry.acquiredAt = Date.now() - loop.startedAt
+  entry.acquiredAt = small(Date.now() - loop.startedAt)
   entry.seq = ++loop.completed
   if (release !== undefined) {
     entry.release = () => release
