@@ -140,6 +140,25 @@ describe("keys", () => {
     await loop.dispose()
   })
 
+  it("keeps alternating structural keys apart, and forgets an invalidated one", async () => {
+    let runs = 0
+    const f = LoopLocal.stickySingleton((o: { readonly host: string }) =>
+      Effect.acquireRelease(
+        Effect.sync(() => ({ host: o.host, run: ++runs })),
+        () => Effect.void
+      )
+    )
+    const loop = makeLoop()
+    const hosts = ["a", "b", "a", "b", "a"]
+    const got = await loop.runPromise(Effect.forEach(hosts, (host) => f({ host })))
+    expect(got.map((v) => v.host)).toEqual(hosts)
+    expect(got.map((v) => v.run)).toEqual([1, 2, 1, 2, 1])
+    await loop.runPromise(f.invalidate({ host: "a" }))
+    expect((await loop.runPromise(f({ host: "a" }))).run).toBe(3)
+    expect((await loop.runPromise(f({ host: "b" }))).run).toBe(2)
+    await loop.dispose()
+  })
+
   it("rejects a cyclic key with a clear TypeError instead of overflowing the stack", async () => {
     const cyclic: Record<string, unknown> = { a: 1 }
     cyclic.self = cyclic

@@ -130,15 +130,25 @@ interface Bucket<V> {
 export class KeyTable<V> {
   private readonly byValue = new Map<unknown, V>()
   private byHash: Map<number, Array<Bucket<V>>> | undefined
+  /** The bucket a structural key last matched: programs pass the same config again and again, and a match
+   * then costs one comparison instead of hashing the key too. */
+  private last: Bucket<V> | undefined
 
   /** With `byIdentity`, every key is compared as a `Map` compares it. */
   constructor(private readonly byIdentity: boolean) {}
 
   get(key: unknown): V | undefined {
     if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
+    const last = this.last
+    if (last !== undefined && equalKeys(last.key, key)) return last.value
     const buckets = this.byHash?.get(hashKey(key, 0))
     if (buckets === undefined) return undefined
-    for (const bucket of buckets) if (equalKeys(bucket.key, key)) return bucket.value
+    for (const bucket of buckets) {
+      if (equalKeys(bucket.key, key)) {
+        this.last = bucket
+        return bucket.value
+      }
+    }
     return undefined
   }
 
@@ -148,6 +158,7 @@ export class KeyTable<V> {
       return
     }
     const h = hashKey(key, 0)
+    this.last = undefined
     this.byHash ??= new Map()
     const buckets = this.byHash.get(h)
     const bucket = { key: snapshot(key), value }
@@ -169,6 +180,7 @@ export class KeyTable<V> {
     const h = hashKey(key, 0)
     const buckets = this.byHash?.get(h)
     if (buckets === undefined) return
+    if (this.last?.value === value) this.last = undefined
     const i = buckets.findIndex((b) => b.value === value)
     if (i === -1) return
     buckets.splice(i, 1)
