@@ -58,10 +58,13 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release: (value: A) => u
 export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enterOnce's release", release)
   const loop = internal.currentLoop()
-  const construction = { owner: enteredOnce, kind: "enterOnce" as const, loop, key: value, settled: false }
   return (Binding.cachedPromise(loop, enteredOnce, value) ??
     Binding.acquire(loop, enteredOnce, "enterOnce", value, () =>
-      internal.acquirePromise(construction, () => value, release)
+      internal.acquirePromise(
+        { owner: enteredOnce, kind: "enterOnce", loop, key: value, settled: false },
+        () => value,
+        release
+      )
     )) as Promise<A>
 }
 

@@ -67,8 +67,9 @@ export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) =>
 }
 
 /**
- * A function cached in the current loop. `lookup` gets the loop, the key, and
- * the arguments (`undefined` for a single argument, which is its own key).
+ * A function cached in the current loop. `lookup` gets what the calling tree
+ * is bound to (if anything), the loop, the key, and the arguments (`undefined`
+ * for a single argument, which is its own key).
  */
 const keyed = <Args extends ReadonlyArray<unknown>, T>(
   what: string,

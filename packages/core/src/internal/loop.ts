@@ -217,10 +217,11 @@ export class LoopImpl implements LoopLocal.Loop {
     entry.release = undefined
     return Effect.suspend(() => {
       entry.releaseState = small(Date.now() - this.startedAt + 1)
-      return Effect.flatMap(Effect.exit(traced("loop-local.release", entry, release())), (exit) => {
+      const key = keyText(entry)
+      return Effect.flatMap(Effect.exit(traced("loop-local.release", entry.kind, key, release())), (exit) => {
         const record = Exit.isSuccess(exit)
-          ? this.record(entry, "ok", undefined)
-          : this.record(entry, "failed", exit.cause)
+          ? this.record(entry, "ok", undefined, key)
+          : this.record(entry, "failed", exit.cause, key)
         return record === undefined ? Effect.void : logRelease(record, this.debug)
       })
     })
@@ -230,12 +231,12 @@ export class LoopImpl implements LoopLocal.Loop {
   private record(
     entry: Entry,
     outcome: LoopLocal.ReleaseReport["outcome"],
-    cause: Cause.Cause<unknown> | undefined
+    cause: Cause.Cause<unknown> | undefined,
+    key = keyText(entry)
   ): LoopLocal.ReleaseReport | undefined {
     if (entry.releaseState === -1) return undefined
     const durationMs = entry.releaseState === 0 ? 0 : Date.now() - this.startedAt + 1 - entry.releaseState
     entry.releaseState = -1
-    const key = keyText(entry)
     const record: LoopLocal.ReleaseReport = {
       kind: entry.kind,
       key,
@@ -286,8 +287,12 @@ interface Timers {
 }
 
 /** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. */
-const traced = <A, E, R>(name: string, entry: Entry, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key: keyText(entry) } })
+const traced = <A, E, R>(
+  name: string,
+  kind: LoopLocal.EntryKind,
+  key: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
 
 /** Logs, through Effect's logger, a release that failed, was abandoned or was slow (and, in debug, every one). */
 const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effect.Effect<void> =>
@@ -377,8 +382,9 @@ export const withLoop = <A, E, R>(
 /**
  * The cached value for `key` on the fiber's loop, or the shared acquisition
  * of `f(key)` (or `f(...args)` when `args` are given). This is the hot path of
- * every keyed primitive: a hit reads two maps and returns the stored `Exit`,
- * so callers wrap it in `Effect.withFiberRuntime` and allocate nothing else.
+ * every keyed primitive: a hit reads two maps and returns the entry's `Exit`
+ * (made on the first Effect hit, then reused), so callers wrap it in
+ * `Effect.withFiberRuntime` and allocate nothing else.
  *
  * @internal
  */
@@ -408,11 +414,7 @@ const acquireShared = <A, E, R>(
   key: unknown,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
-  let table = loop.tables.get(owner)
-  if (table === undefined) {
-    table = new KeyTable(owner.byIdentity)
-    loop.tables.set(owner, table)
-  }
+  const table = tableOf(loop, owner)
   const existing = table.get(key)
   if (existing !== undefined) {
     if (!existing.ready && fiber.getFiberRef(constructing).includes(existing)) {
@@ -498,7 +500,8 @@ const construction = <A, E, R>(
       const started = Date.now()
       const made = traced(
         "loop-local.acquire",
-        entry,
+        entry.kind,
+        keyText(entry),
         Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
       )
       if (mode === "plain") {
@@ -616,13 +619,14 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
     const release = entry.release
     entry.release = undefined
     if (release === undefined) return Effect.void
+    const text = keyText(entry)
     return Effect.zipRight(
       nextTurn,
-      Effect.forkDaemon(traced("loop-local.release", entry, Effect.suspend(release)))
+      Effect.forkDaemon(traced("loop-local.release", entry.kind, text, Effect.suspend(release)))
     ).pipe(
       Effect.flatMap((fiber) => Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)),
       Effect.flatMap((done) =>
-        done._tag === "Some" ? done.value : Effect.die(abandoned(entry.kind, keyText(entry), loop.deadlineMs))
+        done._tag === "Some" ? done.value : Effect.die(abandoned(entry.kind, text, loop.deadlineMs))
       )
     )
   })
@@ -632,13 +636,8 @@ export const atExit = <R>(
   finalizer: Effect.Effect<unknown, never, R>
 ): Effect.Effect<void, never, R | LoopLocal.LoopLocal> =>
   withLoop((loop, fiber) => {
-    const entry = new Entry("atExit", undefined, undefined)
     const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
-    entry.release = () => release
-    entry.value = undefined
-    entry.acquiredAt = small(Date.now() - loop.startedAt)
-    entry.seq = ++loop.completed
-    loop.releases.add(entry)
+    unsafeInsert(loop, undefined, "atExit", undefined, undefined, release)
     return Effect.void
   })
 
