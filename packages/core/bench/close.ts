@@ -5,7 +5,8 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import { quick, report, type Row } from "../../../bench/harness.js"
-import { Binding, LoopLocal } from "../src/index.js"
+import { LoopLocal } from "../src/index.js"
+import * as Binding from "../src/internal/binding.js"
 
 const gc = (globalThis as { gc?: () => void }).gc
 const counts = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]

@@ -13,8 +13,13 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { keyOfArgs } from "./internal/key.js"
-import * as internal from "./internal/loop.js"
+import * as acquire from "./internal/acquire.js"
+import { makeOwner } from "./internal/entry.js"
+import * as errors from "./internal/errors.js"
+import { invalidate } from "./internal/evict.js"
+import { type Cached, type KeyedOptions, keyed as keyedWith } from "./internal/keyed.js"
+import * as loops from "./internal/loop.js"
+import * as realm from "./internal/realm.js"
 
 /**
  * A lifetime: its scope closing is its end, at which everything acquired in it
@@ -61,7 +66,7 @@ export interface Loop {
  * await runtime.dispose()
  * ```
  */
-export class LoopLocal extends Context.Tag(internal.TagKey)<LoopLocal, Loop>() {}
+export class LoopLocal extends Context.Tag(loops.TagKey)<LoopLocal, Loop>() {}
 
 /**
  * What any use of a closed loop gets. On the Effect side it is a defect
@@ -80,7 +85,7 @@ export class LoopLocal extends Context.Tag(internal.TagKey)<LoopLocal, Loop>() {
  * ```
  */
 export const LoopClosedError: new (args: { readonly loopId: number; readonly message: string }) => LoopClosedError =
-  internal.LoopClosedError
+  errors.LoopClosedError
 
 /**
  * @since 0.1.0
@@ -211,7 +216,7 @@ export const formatShutdownReport = (report: ShutdownReport): string => {
  * const program = Effect.scoped(Effect.map(LoopLocal.make, (loop) => loop.id))
  * ```
  */
-export const make: Effect.Effect<Loop, never, Scope.Scope> = internal.makeLoop
+export const make: Effect.Effect<Loop, never, Scope.Scope> = realm.makeLoop
 
 /**
  * A new loop per build of this layer, closed with the layer.
@@ -245,7 +250,7 @@ export const layer: Layer.Layer<LoopLocal> = Layer.scoped(LoopLocal, make)
  * await Effect.runPromise(Effect.provide(LoopLocal.storage, LoopLocal.Default))
  * ```
  */
-export const Default: Layer.Layer<LoopLocal> = Layer.sync(LoopLocal, internal.defaultLoop)
+export const Default: Layer.Layer<LoopLocal> = Layer.sync(LoopLocal, realm.defaultLoop)
 
 /**
  * Runs an effect on the default loop.
@@ -260,7 +265,7 @@ export const Default: Layer.Layer<LoopLocal> = Layer.sync(LoopLocal, internal.de
  * ```
  */
 export const runPromise = <A, E>(effect: Effect.Effect<A, E, LoopLocal>): Promise<A> =>
-  internal.defaultLoop().runPromise(effect)
+  realm.defaultLoop().runPromise(effect)
 
 /**
  * Closes the default loop now, running its releases, and reports them.
@@ -276,7 +281,7 @@ export const runPromise = <A, E>(effect: Effect.Effect<A, E, LoopLocal>): Promis
  * const report = await Effect.runPromise(LoopLocal.shutdown)
  * ```
  */
-export const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => internal.closeLoop(internal.defaultLoop()))
+export const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => realm.closeLoop(realm.defaultLoop()))
 
 /**
  * The loop's own `Map`: the same for every call in one loop, another in
@@ -296,7 +301,7 @@ export const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => inte
  * })
  * ```
  */
-export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = internal.withLoop((loop) =>
+export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = loops.withLoop((loop) =>
   Effect.succeed(loop.storage)
 )
 
@@ -322,7 +327,11 @@ const requireEffect = (what: string, u: unknown): void => {
  */
 export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.Effect<void, never, R | LoopLocal> => {
   requireEffect("atExit", finalizer)
-  return internal.atExit(finalizer)
+  return loops.withLoop((loop, fiber) => {
+    const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
+    acquire.insertReady(loop, undefined, "atExit", undefined, undefined, release)
+    return Effect.void
+  })
 }
 
 /**
@@ -347,13 +356,13 @@ export const enter = <A, E, R>(
   resource: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
   requireEffect("enter", resource)
-  return internal.withLoop((loop) => internal.acquireUnshared(loop, "enter", resource))
+  return loops.withLoop((loop) => acquire.acquireUnshared(loop, "enter", resource))
 }
 
 const identity = <A>(a: A): A => a
 
-/** `enterOnce` and `sticky` share one key space: the resource's identity. */
-const onceOwner = internal.makeOwner(true)
+/** `enterOnce` and `sticky` share one key space, the resource's identity, with every copy of this package. */
+const onceOwner = realm.realmOwner("identity", true)
 
 /**
  * Like `enter`, but once per loop per resource (the `Effect` value, by
@@ -379,7 +388,7 @@ export const enterOnce = <A, E, R>(
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
   requireEffect("enterOnce", resource)
   return Effect.withFiberRuntime((fiber) =>
-    internal.getOrAcquire(fiber, onceOwner, "enterOnce", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
+    acquire.getOrAcquire(fiber, onceOwner, "enterOnce", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
   )
 }
 
@@ -405,7 +414,7 @@ export const enterOnce = <A, E, R>(
 export const sticky = <A, E, R>(resource: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | LoopLocal> => {
   requireEffect("sticky", resource)
   return Effect.withFiberRuntime((fiber) =>
-    internal.getOrAcquire(fiber, onceOwner, "sticky", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
+    acquire.getOrAcquire(fiber, onceOwner, "sticky", true, identity<Effect.Effect<A, E, R>>, resource, undefined)
   )
 }
 
@@ -453,33 +462,20 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
   kind: EntryKind,
   scoped: boolean,
   f: (...args: Args) => Effect.Effect<A, E, R>,
-  options: KeyOptions<Args> | undefined
+  options: KeyedOptions<Args> | undefined
 ): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
-  if (typeof f !== "function") throw new TypeError(`loop-local: ${kind} expects a function, got ${typeof f}`)
-  const keyOf = options?.key
-  if (keyOf !== undefined && typeof keyOf !== "function") {
-    throw new TypeError(`loop-local: ${kind} expects options.key to be a function, got ${typeof keyOf}`)
-  }
-  const owner = internal.makeOwner(false)
-  // The two paths are separate functions so that each closure captures only its own variables: a hit with one
-  // argument allocates the returned effect and a closure over that argument, nothing more.
-  const callOne = (arg: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
-    Effect.withFiberRuntime((fiber) => internal.getOrAcquire(fiber, owner, kind, scoped, f, arg, undefined))
-  const callMany = (args: Args): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> =>
-    Effect.withFiberRuntime((fiber) =>
-      internal.getOrAcquire(fiber, owner, kind, scoped, f, keyOf === undefined ? keyOfArgs(args) : keyOf(...args), args)
-    )
-  const call = function (this: unknown): Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal> {
-    if (keyOf === undefined && arguments.length === 1) return callOne(arguments[0])
-    // Copied by index so that `arguments` never escapes and is never allocated on the path above.
-    const args = new Array<unknown>(arguments.length)
-    for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
-    return callMany(args as unknown as Args)
-  }
-  return Object.assign(call, {
-    invalidate: (...args: Args) =>
-      Effect.suspend(() => internal.invalidate(owner, keyOf === undefined ? keyOfArgs(args) : keyOf(...args)))
-  })
+  const owner = makeOwner(false)
+  type Result = Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal>
+  const cached: Cached<Args, Result, Effect.Effect<void, never, LoopLocal>> = keyedWith(kind, f, options, (keyOf) => ({
+    // Each path is a function of its own so that its closure captures only its own variables: a one-argument hit
+    // allocates the returned effect and a closure over that argument, nothing more.
+    one: (key) =>
+      Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, key, undefined)),
+    many: (args) =>
+      Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, keyOf(args), args)),
+    invalidate: (args) => Effect.suspend(() => invalidate(owner, keyOf(args)))
+  }))
+  return cached
 }
 
 /**
@@ -544,7 +540,7 @@ type AnyLayer = Layer.Layer<any, any, any>
 const buildLayer = (layer: AnyLayer) => Layer.build(layer)
 
 /** Every `memoize(layer)` of one layer shares one build per loop. */
-const layerOwner = internal.makeOwner(true)
+const layerOwner = realm.realmOwner("memoize", true)
 
 /**
  * A layer built once per loop however often it is provided (across
@@ -576,7 +572,7 @@ export const memoize: {
   if (Layer.isLayer(self)) {
     return Layer.effectContext(
       Effect.withFiberRuntime<Context.Context<never>, unknown, unknown>((fiber) =>
-        internal.getOrAcquire(fiber, layerOwner, "memoize", true, buildLayer, self, undefined)
+        acquire.getOrAcquire(fiber, layerOwner, "memoize", true, buildLayer, self, undefined)
       )
     )
   }
@@ -601,6 +597,6 @@ export const memoize: {
  *   Effect.log(entries.map((e) => `${e.kind} ${e.key}`).join("\n")))
  * ```
  */
-export const inspect: Effect.Effect<ReadonlyArray<EntryInfo>, never, LoopLocal> = internal.withLoop((loop) =>
+export const inspect: Effect.Effect<ReadonlyArray<EntryInfo>, never, LoopLocal> = loops.withLoop((loop) =>
   Effect.sync(() => loop.inspect())
 )

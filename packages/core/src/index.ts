@@ -2,8 +2,3 @@
  * @since 0.1.0
  */
 export * as LoopLocal from "./LoopLocal.js"
-
-/**
- * @since 0.1.0
- */
-export * as Binding from "./Binding.js"

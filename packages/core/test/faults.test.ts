@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer } from "effect"
-import { Binding, LoopLocal } from "../src/index.js"
+import { LoopLocal } from "../src/index.js"
+import * as Binding from "../src/internal/binding.js"
 import { isLoopClosed } from "./helpers.js"
 
 /** A loop of its own, closed through Binding.close so that its report can be read. */

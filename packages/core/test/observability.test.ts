@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Logger, Option, Scope, Tracer } from "effect"
-import { Binding, LoopLocal } from "../src/index.js"
+import { LoopLocal } from "../src/index.js"
+import * as Binding from "../src/internal/binding.js"
 
 interface Recorded {
   readonly name: string

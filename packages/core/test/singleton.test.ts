@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Fiber } from "effect"
-import { Binding, LoopLocal } from "../src/index.js"
+import { LoopLocal } from "../src/index.js"
+import * as Binding from "../src/internal/binding.js"
 import { isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
 
 class Widget {

@@ -4,10 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Binding } from "@loop-local/core"
+import * as core from "@loop-local/core/internal"
 import * as internal from "./internal/current.js"
 
-const enteredOnce = Binding.makeOwner({ byIdentity: true })
+/** `enterOnce` and `sticky` share one key space, the value's identity, with the Effect side and every package copy. */
+const identity = core.realmOwner("identity", true)
 
 /**
  * Awaits `value` and registers its release for the end of the current loop:
@@ -28,14 +29,14 @@ export function enter<A>(value: A | PromiseLike<A>, release: (value: A) => unkno
 export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enter's release", release)
   const loop = internal.currentLoop()
-  // `start` only returns `value`, so no user code runs as this construction: its owner is immaterial.
-  const construction = { owner: enteredOnce, kind: "enter" as const, loop, key: value, settled: false }
-  return Binding.acquireEach(
+  // `start` only returns `value`, so no user code runs as this construction: it is in no table.
+  const construction = { loop, table: undefined, kind: "enter" as const, key: value, settled: false }
+  return core.acquireEach({
     loop,
-    "enter",
-    value,
-    internal.acquirePromise(construction, () => value, release)
-  )
+    kind: "enter",
+    key: value,
+    acquisition: internal.acquirePromise(construction, () => value, release)
+  })
 }
 
 /**
@@ -58,17 +59,17 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release: (value: A) => u
 export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enterOnce's release", release)
   const loop = internal.currentLoop()
-  return (Binding.cachedPromise(loop, enteredOnce, value) ??
-    Binding.acquire(loop, enteredOnce, "enterOnce", value, () =>
-      internal.acquirePromise(
-        { owner: enteredOnce, kind: "enterOnce", loop, key: value, settled: false },
-        () => value,
-        release
-      )
-    )) as Promise<A>
+  return (core.cachedPromise({ loop, owner: identity, key: value }) ??
+    core.acquire({
+      loop,
+      owner: identity,
+      kind: "enterOnce",
+      key: value,
+      make: () =>
+        internal.acquirePromise(internal.construction(loop, identity, "enterOnce", value), () => value, release)
+    })) as Promise<A>
 }
 
-const stuck = Binding.makeOwner({ byIdentity: true })
 const views = new WeakMap<object, object>()
 
 /**
@@ -97,10 +98,10 @@ const views = new WeakMap<object, object>()
  */
 export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
   const loop = internal.currentLoop()
-  if (Binding.lookup(loop, stuck, value) === undefined) {
+  if (core.lookup({ loop, owner: identity, key: value }) === undefined) {
     const release = internal.releaseOf(value, undefined)
     if (release instanceof TypeError) throw release
-    Binding.insert(loop, stuck, "sticky", value, value, internal.releaseEffect(release))
+    core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release: internal.releaseEffect(release) })
   }
   let view = views.get(value)
   if (view === undefined) {

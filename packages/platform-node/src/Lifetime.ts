@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Binding, LoopLocal as LoopLocalModule } from "@loop-local/core"
+import { LoopLocal as LoopLocalModule } from "@loop-local/core"
 import type { LoopLocal } from "@loop-local/core"
+import * as core from "@loop-local/core/internal"
 import * as internal from "./internal/current.js"
 
 /**
@@ -71,7 +72,7 @@ export const currentLoop: () => LoopLocal.Loop = internal.currentLoop
  * storage().set("requests", ((storage().get("requests") as number) ?? 0) + 1)
  * ```
  */
-export const storage = (): Map<unknown, unknown> => Binding.storage(internal.currentLoop())
+export const storage = (): Map<unknown, unknown> => core.storage(internal.currentLoop())
 
 /**
  * Registers `fn` to run when the current loop closes, in reverse order of
@@ -89,7 +90,7 @@ export const storage = (): Map<unknown, unknown> => Binding.storage(internal.cur
  */
 export const atExit = (fn: () => unknown): void => {
   internal.requireFunction("atExit's argument", fn)
-  Binding.insert(internal.currentLoop(), undefined, "atExit", undefined, undefined, internal.releaseEffect(fn))
+  core.insert({ loop: internal.currentLoop(), kind: "atExit", release: internal.releaseEffect(fn) })
 }
 
 /**
@@ -116,7 +117,7 @@ export const atExit = (fn: () => unknown): void => {
  */
 export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOptions): Promise<T> => {
   internal.requireFunction("run's main", main)
-  const loop = Binding.makeLoop(options)
+  const loop = core.makeLoop(options)
   internal.nodeRealm.runLoops.add(loop)
   let outcome: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
   try {
@@ -124,7 +125,7 @@ export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOpti
   } catch (error) {
     outcome = { ok: false, error }
   }
-  const report = await Binding.close(loop, options)
+  const report = await core.close(loop, options)
   internal.nodeRealm.runLoops.delete(loop)
   const releaseErrors = internal.releaseErrors(report)
   if (!outcome.ok) {
@@ -166,7 +167,7 @@ const attachReleaseErrors = (error: unknown, releaseErrors: Array<unknown>): voi
  * ```
  */
 export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownReport> =>
-  Binding.close(Binding.defaultLoop(), options)
+  core.close(core.defaultLoop(), options)
 
 /**
  * Opt-in: on SIGINT or SIGTERM, close the default loop (and the loops of
@@ -189,7 +190,7 @@ export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownRepo
 export const closeOnSignals = (options?: CloseOptions): (() => void) => {
   let closing = false
   const onSignal = (signal: NodeJS.Signals) => {
-    const code = signal === "SIGINT" ? 130 : 143
+    const code = internal.signalExitCode(signal)
     if (closing) process.exit(code)
     closing = true
     void internal.closeAll(options?.deadlineMs).then((reports) => {

@@ -61,9 +61,8 @@ export interface RunMainOptions {
 export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void =>
   Runtime.makeRunMain(({ fiber, teardown }) => {
     let signal: NodeJS.Signals | undefined
-    const exitCode = (s: NodeJS.Signals) => (s === "SIGINT" ? 130 : 143)
     const onSignal = (s: NodeJS.Signals) => {
-      if (signal !== undefined) process.exit(exitCode(signal))
+      if (signal !== undefined) process.exit(internal.signalExitCode(signal))
       signal = s
       fiber.unsafeInterruptAsFork(fiber.id())
     }
@@ -77,7 +76,7 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, 
         process.off("SIGINT", onSignal)
         process.off("SIGTERM", onSignal)
         teardown(exit, (code) => {
-          if (signal !== undefined) process.exit(exitCode(signal))
+          if (signal !== undefined) process.exit(internal.signalExitCode(signal))
           if (code !== 0 || failed) process.exit(code === 0 ? 1 : code)
         })
       })

@@ -3,8 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Binding } from "@loop-local/core"
-import type { LoopLocal } from "@loop-local/core"
+import * as core from "@loop-local/core/internal"
 import * as internal from "./internal/current.js"
 
 /**
@@ -67,38 +66,35 @@ export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) =>
 }
 
 /**
- * A function cached in the current loop. `lookup` gets what the calling tree
- * is bound to (if anything), the loop, the key, and the arguments (`undefined`
- * for a single argument, which is its own key).
+ * What a cached function's call does on the current loop: `get` is given
+ * what the calling tree is bound to (if anything), the loop, the key, and the
+ * arguments (`undefined` for a single argument, which is its own key).
  */
-const keyed = <Args extends ReadonlyArray<unknown>, T>(
-  what: string,
-  f: unknown,
-  keyOf: ((...args: Args) => unknown) | undefined,
-  lookup: (bound: internal.Bound | undefined, loop: LoopLocal.Loop, key: unknown, args: Args | undefined) => T,
-  onError: (error: unknown) => T,
-  invalidate: (loop: LoopLocal.Loop, key: unknown) => Promise<void>
-): Cached<Args, T> => {
-  internal.requireFunction(`${what}'s factory`, f)
-  if (keyOf !== undefined) internal.requireFunction(`${what}'s options.key`, keyOf)
-  const keyOfArgs = (args: Args) => (keyOf === undefined ? Binding.keyOfArgs(args) : keyOf(...args))
-  const call = function (this: unknown): T {
-    try {
-      const bound = internal.nodeRealm.bound.getStore()
-      const loop = bound?.loop ?? Binding.defaultLoop()
-      // Copied by index so that `arguments` never escapes and the one-argument path does not allocate it.
-      if (keyOf === undefined && arguments.length === 1) return lookup(bound, loop, arguments[0], undefined)
-      const args = new Array<unknown>(arguments.length) as unknown as Args & Array<unknown>
-      for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
-      return lookup(bound, loop, keyOfArgs(args), args)
-    } catch (error) {
-      return onError(error)
-    }
-  }
-  return Object.assign(call, {
-    invalidate: async (...args: Args) => invalidate(internal.currentLoop(), keyOfArgs(args))
-  }) as Cached<Args, T>
-}
+const lookup =
+  <Args extends ReadonlyArray<unknown>, T>(
+    get: (bound: internal.Bound | undefined, loop: core.Loop, key: unknown, args: Args | undefined) => T,
+    invalidate: (loop: core.Loop, key: unknown) => Promise<void>,
+    onError: (error: unknown) => T
+  ) =>
+  (keyOf: (args: Args) => unknown): core.Lookup<Args, T, Promise<void>> => ({
+    one: (key) => {
+      try {
+        const bound = internal.nodeRealm.bound.getStore()
+        return get(bound, bound?.loop ?? core.defaultLoop(), key, undefined)
+      } catch (error) {
+        return onError(error)
+      }
+    },
+    many: (args) => {
+      try {
+        const bound = internal.nodeRealm.bound.getStore()
+        return get(bound, bound?.loop ?? core.defaultLoop(), keyOf(args), args)
+      } catch (error) {
+        return onError(error)
+      }
+    },
+    invalidate: async (args) => invalidate(internal.currentLoop(), keyOf(args))
+  })
 
 /**
  * Caches `fn(...args)` per loop and per arguments: `fn` runs once per key per
@@ -124,50 +120,53 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   fn: (...args: Args) => T,
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
-  const owner = Binding.makeOwner({ byIdentity: false })
-  return keyed<Args, T>(
+  const owner = core.makeOwner(false)
+  const get = (bound: internal.Bound | undefined, loop: core.Loop, key: unknown, args: Args | undefined): T => {
+    const cycle = internal.selfDependency(bound, loop, owner, key)
+    if (cycle !== undefined) throw cycle
+    const hit = core.lookup({ loop, owner, key })
+    if (hit !== undefined) return hit.value as T
+    const construction = internal.construction(loop, owner, "singleton", key)
+    let value: T
+    try {
+      value = internal.runFactory(construction, () =>
+        args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args)
+      )
+    } finally {
+      construction.settled = true
+    }
+    const entry = core.insert({ loop, owner, kind: "singleton", key, value })
+    if (isThenable(value)) {
+      construction.settled = false
+      value.then(
+        () => {
+          construction.settled = true
+        },
+        () => {
+          construction.settled = true
+          core.remove(loop, entry)
+        }
+      )
+    }
+    return value
+  }
+  return core.keyed(
     "singleton",
     fn,
-    options?.key,
-    (bound, loop, key, args) => {
-      const cycle = internal.selfDependency(bound, loop, owner, key)
-      if (cycle !== undefined) throw cycle
-      const hit = Binding.lookup(loop, owner, key)
-      if (hit !== undefined) return hit.value as T
-      const construction: internal.Construction = { owner, kind: "singleton", loop, key, settled: false }
-      let value: T
-      try {
-        value = internal.runFactory(construction, () =>
-          args === undefined ? (fn as unknown as (arg: unknown) => T)(key) : fn(...args)
-        )
-      } finally {
-        construction.settled = true
+    options,
+    lookup<Args, T>(
+      get,
+      async (loop, key) => {
+        // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
+        // second value of the key alongside it.
+        const cached = core.lookup({ loop, owner, key })?.value
+        if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
+        return core.invalidate({ loop, owner, key })
+      },
+      (error) => {
+        throw error
       }
-      const handle = Binding.insert(loop, owner, "singleton", key, value, undefined)
-      if (isThenable(value)) {
-        construction.settled = false
-        value.then(
-          () => {
-            construction.settled = true
-          },
-          () => {
-            construction.settled = true
-            Binding.remove(loop, handle)
-          }
-        )
-      }
-      return value
-    },
-    (error) => {
-      throw error
-    },
-    async (loop, key) => {
-      // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
-      // second value of the key alongside it.
-      const cached = Binding.lookup(loop, owner, key)?.value
-      if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
-      return Binding.invalidate(loop, owner, key)
-    }
+    )
   )
 }
 
@@ -214,25 +213,38 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
 ): Cached<Args, Promise<A>> {
   const release = options?.release
   if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
-  const owner = Binding.makeOwner({ byIdentity: false })
-  return keyed<Args, Promise<A>>(
-    "stickySingleton",
-    factory,
-    options?.key,
-    (bound, loop, key, args) => {
-      const cycle = internal.selfDependency(bound, loop, owner, key)
-      if (cycle !== undefined) return Promise.reject(cycle)
-      return (Binding.cachedPromise(loop, owner, key) ??
-        Binding.acquire(loop, owner, "stickySingleton", key, () =>
+  const owner = core.makeOwner(false)
+  const get = (
+    bound: internal.Bound | undefined,
+    loop: core.Loop,
+    key: unknown,
+    args: Args | undefined
+  ): Promise<A> => {
+    const cycle = internal.selfDependency(bound, loop, owner, key)
+    if (cycle !== undefined) return Promise.reject(cycle)
+    return (core.cachedPromise({ loop, owner, key }) ??
+      core.acquire({
+        loop,
+        owner,
+        kind: "stickySingleton",
+        key,
+        make: () =>
           internal.acquirePromise(
-            { owner, kind: "stickySingleton", loop, key, settled: false },
+            internal.construction(loop, owner, "stickySingleton", key),
             () =>
               args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
             release
           )
-        )) as Promise<A>
-    },
-    (error) => Promise.reject(error),
-    (loop, key) => Binding.invalidate(loop, owner, key)
+      })) as Promise<A>
+  }
+  return core.keyed(
+    "stickySingleton",
+    factory,
+    options,
+    lookup<Args, Promise<A>>(
+      get,
+      (loop, key) => core.invalidate({ loop, owner, key }),
+      (error) => Promise.reject(error)
+    )
   )
 }

@@ -14,7 +14,8 @@
  * runs 100,000 with a random one. The seed is printed on failure; rerun it with
  * MODEL_SEED=<seed>.
  */
-import { Binding, LoopLocal } from "@loop-local/core"
+import { LoopLocal } from "@loop-local/core"
+import * as Binding from "@loop-local/core/internal"
 import { Cause, Effect, Exit, FastCheck as fc, Fiber, FiberId, Option, Scope } from "effect"
 import { setImmediate as tick } from "node:timers/promises"
 import { expect, it } from "vitest"

@@ -152,10 +152,11 @@ export class KeyTable<V> {
     return undefined
   }
 
-  set(key: unknown, value: V): void {
+  /** Stores a snapshot of a structural key and returns the key as stored: the one to delete it by. */
+  set(key: unknown, value: V): unknown {
     if (this.byIdentity || !isStructural(key)) {
       this.byValue.set(key, value)
-      return
+      return key
     }
     const h = hashKey(key, 0)
     this.last = undefined
@@ -164,11 +165,12 @@ export class KeyTable<V> {
     const bucket = { key: snapshot(key), value }
     if (buckets === undefined) {
       this.byHash.set(h, [bucket])
-      return
+      return bucket.key
     }
     const i = buckets.findIndex((b) => equalKeys(b.key, key))
     if (i === -1) buckets.push(bucket)
     else buckets[i] = bucket
+    return bucket.key
   }
 
   /** Removes the key only while it still maps to `value`. */

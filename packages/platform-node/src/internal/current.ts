@@ -1,5 +1,6 @@
-import { Binding, LoopLocal as LoopLocalModule } from "@loop-local/core"
+import { LoopLocal as LoopLocalModule } from "@loop-local/core"
 import type { LoopLocal } from "@loop-local/core"
+import * as core from "@loop-local/core/internal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { AsyncLocalStorage } from "node:async_hooks"
@@ -11,24 +12,29 @@ import { AsyncLocalStorage } from "node:async_hooks"
  * @internal
  */
 export interface Bound {
-  readonly loop: LoopLocal.Loop
-  readonly constructing: ReadonlyArray<Construction>
+  readonly loop: core.Loop
+  readonly constructing: ReadonlyArray<core.Construction>
 }
 
-/** A construction in progress: a factory called for `key` of `owner` in `loop`. @internal */
-export interface Construction {
-  readonly owner: Binding.Owner
-  readonly kind: LoopLocal.EntryKind
-  readonly loop: LoopLocal.Loop
-  readonly key: unknown
+/** A construction in progress, as the Promise side records it: `settled` once its factory's result has settled. @internal */
+export interface Construction extends core.Construction {
+  readonly loop: core.Loop
   settled: boolean
 }
+
+/** @internal */
+export const construction = (
+  loop: core.Loop,
+  owner: core.Owner,
+  kind: LoopLocal.EntryKind,
+  key: unknown
+): Construction => ({ loop, table: core.tableOf(loop, owner), kind, key, settled: false })
 
 interface NodeRealm {
   /** The loop bound by `run()` for an async call tree, and the constructions that tree works for. */
   readonly bound: AsyncLocalStorage<Bound>
   /** Loops of `run()` calls still open, closed too when a signal arrives. */
-  readonly runLoops: Set<LoopLocal.Loop>
+  readonly runLoops: Set<core.Loop>
 }
 
 const slot = Symbol.for("@loop-local/platform-node/Realm")
@@ -55,31 +61,28 @@ export const nodeRealm: NodeRealm = (() => {
  * is closed and nothing is done, letting the process exit.
  */
 function closeDefaultBeforeExit() {
-  const loop = Binding.defaultLoop()
-  if (!loop.isClosed) void Binding.close(loop)
+  const loop = core.defaultLoop()
+  if (!loop.isClosed) void core.close(loop)
 }
 
 /** @internal */
-export const currentLoop = (): LoopLocal.Loop => nodeRealm.bound.getStore()?.loop ?? Binding.defaultLoop()
+export const currentLoop = (): core.Loop => nodeRealm.bound.getStore()?.loop ?? core.defaultLoop()
 
 /**
- * The construction this call would wait for if it is one the calling tree
- * works for and that has not settled: asking for it would wait forever.
+ * The error for a call that would wait for a construction its calling tree
+ * works for and that has not settled: it would wait forever.
  *
  * @internal
  */
 export const selfDependency = (
   bound: Bound | undefined,
-  loop: LoopLocal.Loop,
-  owner: Binding.Owner,
+  loop: core.Loop,
+  owner: core.Owner,
   key: unknown
-): Error | undefined => {
-  if (bound === undefined || bound.constructing.length === 0) return undefined
-  const own = bound.constructing.find(
-    (c) => c.owner === owner && c.loop === loop && !c.settled && Binding.equalKeys(c.key, key)
-  )
-  return own === undefined ? undefined : Binding.selfDependency(own.kind, key)
-}
+): Error | undefined =>
+  bound === undefined || bound.constructing.length === 0
+    ? undefined
+    : core.waitsForItself(bound.constructing, core.tableOf(loop, owner), key)
 
 /**
  * Runs a factory for `construction`: with its loop as the current loop, and
@@ -93,10 +96,7 @@ export const runFactory = <A>(construction: Construction, factory: () => A): A =
 }
 
 /** @internal */
-export const requireFunction = (what: string, f: unknown): void => {
-  if (typeof f !== "function")
-    throw new TypeError(`loop-local: ${what} must be a function, got ${f === null ? "null" : typeof f}`)
-}
+export const requireFunction = core.requireFunction
 
 /** How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. @internal */
 export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefined): (() => unknown) | TypeError => {
@@ -137,7 +137,7 @@ export const acquirePromise = <A>(
   construction: Construction,
   start: () => A | PromiseLike<A>,
   release: ((value: A) => unknown) | undefined
-): Effect.Effect<Binding.Acquired<A>, unknown> =>
+): Effect.Effect<core.Acquired<A>, unknown> =>
   Effect.suspend(() => {
     let promise: Promise<A>
     try {
@@ -181,4 +181,7 @@ export const reportsToPrint = (reports: ReadonlyArray<LoopLocal.ShutdownReport>)
 
 /** Closes every loop of `run()` still open and the default loop, at once, each within the deadline. @internal */
 export const closeAll = (deadlineMs: number | undefined): Promise<Array<LoopLocal.ShutdownReport>> =>
-  Promise.all([...nodeRealm.runLoops, Binding.defaultLoop()].map((loop) => Binding.close(loop, { deadlineMs })))
+  Promise.all([...nodeRealm.runLoops, core.defaultLoop()].map((loop) => core.close(loop, { deadlineMs })))
+
+/** The exit code of a process ended by a signal: 128 plus the signal's number. @internal */
+export const signalExitCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)

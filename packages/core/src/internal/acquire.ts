@@ -1,0 +1,250 @@
+/**
+ * Getting a value into a loop: the hit path, the one construction that
+ * concurrent callers share, and settling it (ready and in the release order,
+ * or forgotten on failure). Owns `getOrAcquire`, the construction fiber and
+ * the chain of constructions a fiber works for. It releases nothing itself,
+ * except a value that completes after its loop began closing.
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as Scope from "effect/Scope"
+import type * as LoopLocal from "../LoopLocal.js"
+import { release as releaseEntry } from "./close.js"
+import { Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { closedError } from "./errors.js"
+import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
+import { logAcquired, traced } from "./observe.js"
+
+/**
+ * The constructions the current fiber works for, outermost first: inherited
+ * by the construction fibers they start, so that a call waiting for one of
+ * them, which would wait for itself, is caught.
+ *
+ * @internal
+ */
+export const constructing = FiberRef.unsafeMake<ReadonlyArray<Entry>>([])
+
+/**
+ * The cached value for `key` on the fiber's loop, or the shared acquisition
+ * of `f(key)` (or `f(...args)` when `args` are given). This is the hot path of
+ * every keyed primitive: a hit reads two maps and returns the entry's `Exit`
+ * (made on the first Effect hit, then reused), so callers wrap it in
+ * `Effect.withFiberRuntime` and allocate nothing else.
+ *
+ * @internal
+ */
+export const getOrAcquire = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  owner: Owner,
+  kind: LoopLocal.EntryKind,
+  scoped: boolean,
+  // biome-ignore lint/suspicious/noExplicitAny: each primitive's own signature types f's arguments
+  f: (...args: ReadonlyArray<any>) => Effect.Effect<A, E, R>,
+  key: unknown,
+  args: ReadonlyArray<unknown> | undefined
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  const loop = loopOf(fiber)
+  if (loop === undefined || loop.closing) return unusable(loop)
+  const entry = loop.tables.get(owner)?.get(key)
+  if (entry !== undefined && entry.value !== PENDING) return exitOf(entry) as Exit.Exit<A>
+  return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
+}
+
+const acquireShared = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  loop: LoopImpl,
+  owner: Owner,
+  kind: LoopLocal.EntryKind,
+  scoped: boolean,
+  key: unknown,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  const table = tableOf(loop, owner)
+  const existing = table.get(key)
+  if (existing !== undefined) {
+    const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
+    return cycle === undefined ? awaitEntry<A, E>(existing) : Effect.die(cycle)
+  }
+  const entry = new Entry(kind, undefined, table)
+  entry.key = table.set(key, entry)
+  return Effect.zipRight(construct(loop, entry, scoped ? "scoped" : "plain", make), awaitEntry<A, E>(entry))
+}
+
+/** @internal */
+export const awaitEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
+  (entry.ready ? exitOf(entry) : Deferred.await(entry.pending!.deferred)) as Effect.Effect<A, E>
+
+/**
+ * An acquisition of its own for each call (`enter`): the caller's interruption
+ * interrupts it, and the partial resource is released.
+ *
+ * @internal
+ */
+export const acquireUnshared = <A, E, R>(
+  loop: LoopImpl,
+  kind: LoopLocal.EntryKind,
+  resource: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
+  const entry = new Entry(kind, resource, undefined)
+  return Effect.flatMap(
+    construct(loop, entry, "scoped", () => resource),
+    (fiber) => Effect.onInterrupt(awaitEntry<A, E>(entry), () => Fiber.interrupt(fiber))
+  )
+}
+
+/**
+ * A value acquired with its release: how the Promise API hands its values to a
+ * loop, without a `Scope` for each.
+ *
+ * @internal
+ */
+export interface Acquired<A> {
+  readonly value: A
+  readonly release: () => Effect.Effect<void>
+}
+
+/**
+ * How a construction's effect is acquired: `plain` needs no release, `scoped`
+ * runs in a `Scope` of its own that the loop closes, `paired` yields its value
+ * with its release.
+ *
+ * @internal
+ */
+export type Mode = "plain" | "scoped" | "paired"
+
+/**
+ * The construction of `entry`, to run on a fiber of its own so that a
+ * waiter's interruption cannot interrupt it; only the loop's close does.
+ * Registers the entry as pending at once, before the fiber starts.
+ *
+ * @internal
+ */
+export const construction = <A, E, R>(
+  loop: LoopImpl,
+  entry: Entry,
+  mode: Mode,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
+  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined }
+  loop.pending.add(entry)
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
+      const started = Date.now()
+      const made = traced(
+        "loop-local.acquire",
+        entry.kind,
+        keyText(entry),
+        Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
+      )
+      if (mode === "plain") {
+        return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
+      }
+      if (mode === "paired") {
+        return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
+          if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
+          const acquired = exit.value as Acquired<unknown>
+          return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
+        })
+      }
+      return Effect.flatMap(Scope.make(), (scope) =>
+        Effect.flatMap(Effect.exit(restore(Scope.extend(made, scope))), (exit) => {
+          if (Exit.isSuccess(exit)) return settle(loop, entry, exit, () => Scope.close(scope, Exit.void), started)
+          // The partial resource is released before any waiter sees the failure.
+          return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (released) =>
+            settle(
+              loop,
+              entry,
+              Exit.isFailure(released) ? Exit.failCause(Cause.sequential(exit.cause, released.cause)) : exit,
+              undefined,
+              started
+            )
+          )
+        })
+      )
+    })
+  ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+}
+
+/** Starts a construction from inside a fiber: it inherits the caller's context. */
+const construct = <A, E, R>(
+  loop: LoopImpl,
+  entry: Entry,
+  mode: Mode,
+  make: () => Effect.Effect<A, E, R>
+): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> =>
+  Effect.tap(Effect.forkDaemon(construction(loop, entry, mode, make)), (fiber) => {
+    if (entry.pending !== undefined) entry.pending.fiber = fiber
+  })
+
+const settle = <A, E>(
+  loop: LoopImpl,
+  entry: Entry,
+  exit: Exit.Exit<A, E>,
+  release: (() => Effect.Effect<void>) | undefined,
+  started: number
+): Effect.Effect<void> => {
+  loop.pending.delete(entry)
+  const deferred = entry.pending!.deferred
+  entry.pending = undefined
+  if (Exit.isFailure(exit)) {
+    entry.table?.delete(entry.key, entry)
+    const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
+    Deferred.unsafeDone(deferred, Exit.failCause(cause))
+    return Effect.void
+  }
+  const now = Date.now()
+  entry.acquiredAt = small(now - loop.startedAt)
+  entry.acquireMs = small(now - started)
+  entry.seq = ++loop.completed
+  entry.release = release
+  if (!loop.closing) {
+    if (entry.release !== undefined) loop.releases.add(entry)
+    entry.value = exit.value
+    // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
+    Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
+    return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
+  }
+  // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
+  entry.table?.delete(entry.key, entry)
+  Deferred.unsafeDone(deferred, Effect.die(closedError(loop.id)))
+  if (entry.release === undefined) return Effect.void
+  if (!loop.releasing) {
+    loop.releases.add(entry)
+    return Effect.void
+  }
+  return releaseEntry(loop, entry)
+}
+
+/**
+ * Stores a value that is already there (a synchronous result, a registered
+ * finalizer) as a ready entry of `table` (or of no table), with an optional
+ * release for the loop's close.
+ *
+ * @internal
+ */
+export const insertReady = (
+  loop: LoopImpl,
+  table: ReturnType<typeof tableOf> | undefined,
+  kind: LoopLocal.EntryKind,
+  key: unknown,
+  value: unknown,
+  release: Effect.Effect<void> | undefined
+): Entry => {
+  assertOpen(loop)
+  const entry = new Entry(kind, key, table)
+  entry.value = value
+  entry.acquiredAt = small(Date.now() - loop.startedAt)
+  entry.seq = ++loop.completed
+  if (release !== undefined) {
+    entry.release = () => release
+    loop.releases.add(entry)
+  }
+  if (table !== undefined) entry.key = table.set(key, entry)
+  return entry
+}

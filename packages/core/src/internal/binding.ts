@@ -1,0 +1,143 @@
+/**
+ * The seam between the engine and `@loop-local/platform-node`, published as
+ * `@loop-local/core/internal`: NOT part of the public API, and free to change
+ * in any release. `@loop-local/platform-node` pins the exact version of core
+ * it was built with; nothing else may import it.
+ *
+ * Owns the Promise calling convention over a loop's table: synchronous calls
+ * or Promises, made outside any fiber, that throw (or reject with)
+ * `LoopClosedError` on a closed loop. The rules themselves stay in the
+ * engine's modules.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as LoopLocal from "../LoopLocal.js"
+import { type Acquired, construction, insertReady } from "./acquire.js"
+import { Entry, type Owner } from "./entry.js"
+import { closedError } from "./errors.js"
+import { invalidate as invalidateEffect } from "./evict.js"
+import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
+import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
+
+export type { Acquired } from "./acquire.js"
+export { type Construction, type Entry, makeOwner, type Owner, waitsForItself } from "./entry.js"
+export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"
+export { type Cached, type KeyedOptions, keyed, type Lookup, requireFunction } from "./keyed.js"
+export { assertOpen, type LoopImpl as Loop, tableOf } from "./loop.js"
+export { realmOwner } from "./realm.js"
+
+/** The realm's default loop, the one of `LoopLocal.Default`. */
+export const defaultLoop: () => LoopImpl = realmDefaultLoop
+
+/** A new loop with a scope of its own, closed only by `close`; `deadlineMs` bounds its releases. */
+export const makeLoop = (options?: { readonly deadlineMs?: number | undefined }): LoopImpl =>
+  unsafeMakeLoop(options?.deadlineMs)
+
+/** Closes a loop; resolves with its report. Later calls get the same report. */
+export const close = (
+  loop: LoopImpl,
+  options?: { readonly deadlineMs?: number | undefined }
+): Promise<LoopLocal.ShutdownReport> => Effect.runPromise(closeLoop(loop, options?.deadlineMs))
+
+/** The loop's storage `Map`. */
+export const storage = (loop: LoopImpl): Map<unknown, unknown> => {
+  assertOpen(loop)
+  return loop.storage
+}
+
+/** Settles like the effect, rejecting with the error itself (not a FiberFailure). */
+const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) =>
+    Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+  )
+
+/** The entry's value or construction as a Promise, made once per entry. */
+const entryPromise = (entry: Entry): Promise<unknown> =>
+  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : toPromise(Deferred.await(entry.pending!.deferred)))
+
+/** Where a call looks: a loop, and an owner's keys in it. */
+export interface Place {
+  readonly loop: LoopImpl
+  readonly owner: Owner
+  readonly key: unknown
+}
+
+/** The hot path: the cached value (or its acquisition in flight) as the same Promise on every call; `undefined` on a miss. */
+export const cachedPromise = ({ key, loop, owner }: Place): Promise<unknown> | undefined => {
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  const entry = loop.tables.get(owner)?.get(key)
+  return entry === undefined ? undefined : entryPromise(entry)
+}
+
+/** The ready entry for the key, or `undefined` (acquisitions in flight are not returned). */
+export const lookup = ({ key, loop, owner }: Place): Entry | undefined => {
+  assertOpen(loop)
+  const entry = loop.tables.get(owner)?.get(key)
+  return entry?.ready ? entry : undefined
+}
+
+/** Starts a construction outside any fiber; its Promise is taken before, since it may settle within `runFork`. */
+const start = <A, E>(loop: LoopImpl, entry: Entry, make: () => Effect.Effect<Acquired<A>, E>): Promise<A> => {
+  const run = Effect.provideService(construction(loop, entry, "paired", make), LoopTag, loop)
+  const promise = entryPromise(entry)
+  const fiber = Effect.runFork(run)
+  if (entry.pending !== undefined) entry.pending.fiber = fiber
+  return promise as Promise<A>
+}
+
+/**
+ * Acquires `make()` for the key unless it is cached or in flight, sharing one
+ * acquisition between concurrent callers; a failure is not cached.
+ */
+export const acquire = <A, E>(
+  place: Place & { readonly kind: LoopLocal.EntryKind; readonly make: () => Effect.Effect<Acquired<A>, E> }
+): Promise<A> => {
+  const { loop } = place
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  const table = tableOf(loop, place.owner)
+  const existing = table.get(place.key)
+  if (existing !== undefined) return entryPromise(existing) as Promise<A>
+  const entry = new Entry(place.kind, undefined, table)
+  entry.key = table.set(place.key, entry)
+  return start(loop, entry, place.make)
+}
+
+/** Acquires a value with its release, every call anew; `key` only names it in `inspect` and reports. */
+export const acquireEach = <A, E>(options: {
+  readonly loop: LoopImpl
+  readonly kind: LoopLocal.EntryKind
+  readonly key: unknown
+  readonly acquisition: Effect.Effect<Acquired<A>, E>
+}): Promise<A> => {
+  const { loop } = options
+  if (loop.closing) return Promise.reject(closedError(loop.id))
+  return start(loop, new Entry(options.kind, options.key, undefined), () => options.acquisition)
+}
+
+/** Stores a value that is already there under the owner's key (or under none), with an optional release. */
+export const insert = (options: {
+  readonly loop: LoopImpl
+  readonly owner?: Owner | undefined
+  readonly kind: LoopLocal.EntryKind
+  readonly key?: unknown
+  readonly value?: unknown
+  readonly release?: Effect.Effect<void> | undefined
+}): Entry => {
+  const { loop, owner } = options
+  const table = owner === undefined ? undefined : tableOf(loop, owner)
+  return insertReady(loop, table, options.kind, options.key, options.value, options.release)
+}
+
+/** Forgets an inserted entry without releasing it (a rejected Promise that must not stay cached). */
+export const remove = (loop: LoopImpl, entry: Entry): void => {
+  entry.table?.delete(entry.key, entry)
+  loop.releases.delete(entry)
+}
+
+/** Releases the entry for the key now (waiting for an acquisition in flight) and forgets it. */
+export const invalidate = ({ key, loop, owner }: Place): Promise<void> =>
+  toPromise(Effect.provideService(invalidateEffect(owner, key), LoopTag, loop))

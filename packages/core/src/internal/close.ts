@@ -1,0 +1,142 @@
+/**
+ * A loop's end. Owns the order of releases (last completed first), the
+ * deadline after which releases still running are abandoned, and the report
+ * of every release's outcome. It reads the loop's state and empties it; it
+ * never starts a construction.
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as LoopLocal from "../LoopLocal.js"
+import { type Entry, keyText, small } from "./entry.js"
+import { abandoned } from "./errors.js"
+import type { LoopImpl } from "./loop.js"
+import { logRelease, traced } from "./observe.js"
+
+/**
+ * The next turn of the event loop: every microtask queued before it (a
+ * Promise's continuation, a fiber's resumption) has run by then. `setImmediate`
+ * where the runtime has it (microseconds), else a zero timer.
+ *
+ * @internal
+ */
+export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
+  const timers = globalThis as unknown as Timers
+  if (typeof timers.setImmediate === "function" && typeof timers.clearImmediate === "function") {
+    const handle = timers.setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => timers.clearImmediate!(handle))
+  }
+  const handle = timers.setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => timers.clearTimeout(handle))
+})
+
+/** The timer functions of the JS runtime: core compiles without any runtime's types. */
+interface Timers {
+  readonly setImmediate?: (f: () => void) => unknown
+  readonly clearImmediate?: (handle: unknown) => void
+  readonly setTimeout: (f: () => void, ms: number) => unknown
+  readonly clearTimeout: (handle: unknown) => void
+}
+
+/**
+ * The loop's end, as the finalizer of its scope (added first, so it runs
+ * last). Constructions in flight are interrupted, then releases run one at a
+ * time, last acquired first. At the deadline the release running then is
+ * abandoned (left to finish on its own); each remaining one still starts, in
+ * order, and is waited for until the event loop's next turn at most.
+ *
+ * @internal
+ */
+export const close = (loop: LoopImpl): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (loop.closing) return Deferred.await(loop.closed)
+    loop.closing = true
+    return Effect.gen(function* () {
+      const started = Date.now()
+      const deadline = started + loop.deadlineMs
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const entry of loop.pending) if (entry.pending?.fiber !== undefined) fibers.push(entry.pending.fiber)
+      yield* Effect.timeoutOption(Fiber.interruptAll(fibers), Math.max(0, deadline - started))
+      // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
+      yield* nextTurn
+      yield* releaseAll(loop, deadline)
+      loop.storage.clear()
+      loop.tables.clear()
+      Deferred.unsafeDone(
+        loop.closed,
+        Exit.succeed({ loopId: loop.id, releases: loop.records, durationMs: Date.now() - started })
+      )
+      const failures = loop.records.flatMap((r) => (r.cause === undefined ? [] : [r.cause]))
+      if (failures.length > 0) return yield* Effect.failCause(failures.reduce(Cause.sequential))
+    }) as Effect.Effect<void>
+  })
+
+const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    loop.releasing = true
+    const entries = Array.from(loop.releases).reverse()
+    loop.releases.clear()
+    let next = 0
+    let overdue = false
+    const inOrder = Effect.whileLoop({
+      while: () => !overdue && next < entries.length,
+      body: () => release(loop, entries[next++]!),
+      step: () => {}
+    })
+    const fiber = yield* Effect.forkDaemon(inOrder)
+    const done = yield* Effect.timeoutOption(Fiber.await(fiber), Math.max(0, deadline - Date.now()))
+    if (done._tag === "Some") return
+    overdue = true
+    const running = next > 0 ? record(loop, entries[next - 1]!, "abandoned", undefined) : undefined
+    if (running !== undefined) yield* logRelease(running)
+    // Every remaining release still starts, in order; each is waited for until the event loop's next turn at most
+    // (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
+    for (const entry of entries.slice(next)) {
+      const late = Effect.runFork(release(loop, entry), { immediate: true })
+      if (late.unsafePoll() !== null) continue
+      const settled = yield* Effect.timeoutOption(Fiber.await(late), 0)
+      const overrun = settled._tag === "None" ? record(loop, entry, "abandoned", undefined) : undefined
+      if (overrun !== undefined) yield* logRelease(overrun)
+    }
+  })
+
+/** Runs one entry's release, recording its outcome for the shutdown report. @internal */
+export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
+  const make = entry.release
+  if (make === undefined) return Effect.void
+  entry.release = undefined
+  return Effect.suspend(() => {
+    entry.releaseState = small(Date.now() - loop.startedAt + 1)
+    const key = keyText(entry)
+    return Effect.flatMap(Effect.exit(traced("loop-local.release", entry.kind, key, make())), (exit) => {
+      const outcome = Exit.isSuccess(exit)
+        ? record(loop, entry, "ok", undefined, key)
+        : record(loop, entry, "failed", exit.cause, key)
+      return outcome === undefined ? Effect.void : logRelease(outcome, loop.debug)
+    })
+  })
+}
+
+/** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. */
+const record = (
+  loop: LoopImpl,
+  entry: Entry,
+  outcome: LoopLocal.ReleaseReport["outcome"],
+  cause: Cause.Cause<unknown> | undefined,
+  key = keyText(entry)
+): LoopLocal.ReleaseReport | undefined => {
+  if (entry.releaseState === -1) return undefined
+  const durationMs = entry.releaseState === 0 ? 0 : Date.now() - loop.startedAt + 1 - entry.releaseState
+  entry.releaseState = -1
+  const report: LoopLocal.ReleaseReport = {
+    kind: entry.kind,
+    key,
+    durationMs,
+    outcome,
+    cause: outcome === "abandoned" ? Cause.die(abandoned(entry.kind, key, loop.deadlineMs)) : cause
+  }
+  loop.records.push(report)
+  return report
+}

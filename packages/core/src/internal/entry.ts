@@ -1,0 +1,122 @@
+/**
+ * One acquisition in a loop, and who owns it. Owns the `Entry` record (its
+ * states: pending, ready, released), the owner of a set of keys, and the one
+ * rule that catches a construction waiting for itself. It may not run effects
+ * or touch a loop's state: acquisition, closing and eviction do.
+ */
+import type * as Deferred from "effect/Deferred"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import type * as LoopLocal from "../LoopLocal.js"
+import { selfDependency } from "./errors.js"
+import { equalKeys, type KeyTable, renderKey } from "./key.js"
+
+/**
+ * Who owns a set of keys in a loop's table: one per `singleton`,
+ * `stickySingleton` or memoized function, and one shared by every `enterOnce`
+ * and `sticky` (keyed by the resource's identity).
+ *
+ * @internal
+ */
+export interface Owner {
+  readonly byIdentity: boolean
+}
+
+/** @internal */
+export const makeOwner = (byIdentity: boolean): Owner => ({ byIdentity })
+
+/** The value of an entry whose construction has not completed. @internal */
+export const PENDING: unique symbol = Symbol.for("@loop-local/core/Pending")
+
+/** What an entry has while its construction runs. @internal */
+export interface Pending {
+  readonly deferred: Deferred.Deferred<unknown, unknown>
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+}
+
+/**
+ * A construction in progress, as the chain of constructions a caller works
+ * for records it: an `Entry` on the Effect side, a lighter record for the
+ * Promise side's synchronous `singleton`.
+ *
+ * @internal
+ */
+export interface Construction {
+  readonly table: KeyTable<Entry> | undefined
+  readonly kind: LoopLocal.EntryKind
+  readonly key: unknown
+  readonly settled: boolean
+}
+
+/**
+ * The error for a call that would wait for a construction its own caller works
+ * for (directly or through others): it would wait for itself forever.
+ *
+ * @internal
+ */
+export const waitsForItself = (
+  chain: ReadonlyArray<Construction>,
+  table: KeyTable<Entry>,
+  key: unknown
+): Error | undefined => {
+  for (const c of chain) {
+    if (c.table === table && !c.settled && equalKeys(c.key, key)) return selfDependency(c.kind, key)
+  }
+  return undefined
+}
+
+/**
+ * One acquisition in a loop: pending while its construction runs, then ready,
+ * holding the value and the release that the loop runs when it closes. A value
+ * is kept as is; the wrappers the hits return (an `Exit` for Effect callers, a
+ * Promise for Promise callers) are made on the first hit of each kind, so that
+ * an entry pays only for the side that uses it.
+ *
+ * @internal
+ */
+export class Entry implements Construction {
+  value: unknown = PENDING
+  exit: Exit.Success<unknown, never> | undefined = undefined
+  promise: Promise<unknown> | undefined = undefined
+  pending: Pending | undefined = undefined
+  /** Makes the release when it is due: a thunk is lighter to keep than an effect for every cached value. */
+  release: (() => Effect.Effect<void>) | undefined = undefined
+  /** When its release started (ms since the loop's start, plus 1); -1 once its outcome is recorded. */
+  releaseState = 0
+  /** Milliseconds since the loop's start (see `small`). */
+  acquiredAt = 0
+  acquireMs = 0
+  /** Position in the loop's order of acquisition completion. */
+  seq = 0
+  constructor(
+    readonly kind: LoopLocal.EntryKind,
+    /** The key as its table stored it: a snapshot, never the caller's object, so it cannot change under the table. */
+    public key: unknown,
+    readonly table: KeyTable<Entry> | undefined
+  ) {}
+
+  get ready(): boolean {
+    return this.value !== PENDING
+  }
+
+  get settled(): boolean {
+    return this.value !== PENDING
+  }
+}
+
+/**
+ * Milliseconds as a small integer while they fit one: the difference of two
+ * `Date.now()`s is a double to V8 even when whole, and a field that ever holds
+ * a double is boxed in every entry. Larger values stay right, just boxed.
+ *
+ * @internal
+ */
+export const small = (ms: number): number => (ms < 0x3fffffff ? ms | 0 : ms)
+
+/** The entry's value as an `Exit`, made once: what an Effect hit returns. @internal */
+export const exitOf = (entry: Entry): Exit.Success<unknown, never> =>
+  (entry.exit ??= Exit.succeed(entry.value) as Exit.Success<unknown, never>)
+
+/** How an entry is named for people: atExit finalizers have no key, so they are named by their place in the order. @internal */
+export const keyText = (entry: Entry): string => (entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key))

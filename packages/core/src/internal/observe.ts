@@ -1,0 +1,41 @@
+/**
+ * What the engine tells people as it works: `loop-local.acquire` and
+ * `loop-local.release` spans for tracers, WARN logs for releases that fail,
+ * are abandoned or are slow, and with LOOP_LOCAL_DEBUG=1 a line for every
+ * acquisition and release. Owns the wording and the thresholds; it reads
+ * entries and reports but changes nothing.
+ */
+import * as Effect from "effect/Effect"
+import type * as LoopLocal from "../LoopLocal.js"
+
+/** LOOP_LOCAL_DEBUG=1: log every acquisition and release as it happens. Read once, when a loop is made. @internal */
+export const debugEnabled = (): boolean =>
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LOOP_LOCAL_DEBUG === "1"
+
+/** A release slower than this is logged even when it succeeds. @internal */
+export const SLOW_RELEASE_MS = 1_000
+
+/** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. @internal */
+export const traced = <A, E, R>(
+  name: "loop-local.acquire" | "loop-local.release",
+  kind: LoopLocal.EntryKind,
+  key: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
+
+/** Logs a release that failed, was abandoned or was slow (and, in debug, every one). @internal */
+export const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effect.Effect<void> =>
+  record.outcome !== "ok"
+    ? Effect.logWarning(
+        `loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`,
+        record.cause
+      )
+    : record.durationMs > SLOW_RELEASE_MS
+      ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`)
+      : debug
+        ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
+        : Effect.void
+
+/** In debug, logs a completed acquisition. @internal */
+export const logAcquired = (kind: LoopLocal.EntryKind, key: string, ms: number): Effect.Effect<void> =>
+  Effect.logInfo(`loop-local: acquired ${kind} ${key} in ${ms} ms`)

@@ -1,0 +1,70 @@
+/**
+ * What the JS realm shares across every copy of this package: the sequence of
+ * loop ids, the default loop, and owners that must be one per realm. Owns
+ * making and closing loops; it knows nothing of entries.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import type * as LoopLocal from "../LoopLocal.js"
+import { close } from "./close.js"
+import { makeOwner, type Owner } from "./entry.js"
+import { LoopImpl } from "./loop.js"
+
+interface Realm {
+  nextLoopId: number
+  defaultLoop: LoopImpl | undefined
+  readonly owners: Map<string, Owner>
+}
+
+let realmCache: Realm | undefined
+
+/** Kept on `globalThis` under a `Symbol.for` key, so that every copy of this package in the realm finds the same. */
+const realm = (): Realm => {
+  if (realmCache !== undefined) return realmCache
+  const slot = Symbol.for("@loop-local/core/Realm")
+  const global = globalThis as { [slot]?: Realm }
+  global[slot] ??= { nextLoopId: 1, defaultLoop: undefined, owners: new Map() }
+  realmCache = global[slot]
+  return realmCache
+}
+
+/** The realm's one owner under `name`: what every copy of the package must share, such as the `enterOnce` keys. @internal */
+export const realmOwner = (name: string, byIdentity: boolean): Owner => {
+  const owners = realm().owners
+  let owner = owners.get(name)
+  if (owner === undefined) {
+    owner = makeOwner(byIdentity)
+    owners.set(name, owner)
+  }
+  return owner
+}
+
+/** @internal */
+export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flatMap(Scope.Scope, (parent) =>
+  Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
+    const loop = new LoopImpl(realm().nextLoopId++, scope)
+    return Effect.as(Scope.addFinalizer(scope, close(loop)), loop)
+  })
+)
+
+/** A loop with a scope of its own, closed only by `closeLoop`. @internal */
+export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
+  const scope = Effect.runSync(Scope.make())
+  const loop = new LoopImpl(realm().nextLoopId++, scope)
+  if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+  Effect.runSync(Scope.addFinalizer(scope, close(loop)))
+  return loop
+}
+
+/** @internal */
+export const defaultLoop = (): LoopImpl => (realm().defaultLoop ??= unsafeMakeLoop(undefined))
+
+/** Closes a loop and waits for its report; later calls wait for the same close. @internal */
+export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
+  Effect.suspend(() => {
+    if (!loop.closing && deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+    return Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+  })
