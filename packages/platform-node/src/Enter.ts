@@ -6,6 +6,7 @@
  */
 import * as core from "@loop-local/core/internal"
 import * as internal from "./internal/current.js"
+import { viewOf } from "./internal/sticky-view.js"
 
 /** `enterOnce` and `sticky` share one key space, the value's identity, with the Effect side and every package copy. */
 const identity = core.realmOwner("identity", true)
@@ -70,7 +71,6 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => 
     })) as Promise<A>
 }
 
-const views = new WeakMap<object, object>()
 
 /**
  * For `await using` (or `using`): returns a view of `value` whose disposal
@@ -103,38 +103,5 @@ export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
     if (release instanceof TypeError) throw release
     core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release: internal.releaseEffect(release) })
   }
-  let view = views.get(value)
-  if (view === undefined) {
-    view = new Proxy(value, stickyHandler)
-    views.set(value, view)
-  }
-  return view as A
-}
-
-const disposeNothing = () => {}
-const disposeNothingAsync = async () => {}
-/** Methods of each target, bound to it once, so that a view's method keeps its identity. */
-const boundMethods = new WeakMap<object, WeakMap<object, unknown>>()
-
-const stickyHandler: ProxyHandler<object> = {
-  get(target, property) {
-    if (property === Symbol.asyncDispose) return disposeNothingAsync
-    if (property === Symbol.dispose) return disposeNothing
-    const value: unknown = Reflect.get(target, property, target)
-    if (typeof value !== "function") return value
-    let methods = boundMethods.get(target)
-    if (methods === undefined) {
-      methods = new WeakMap()
-      boundMethods.set(target, methods)
-    }
-    let bound = methods.get(value)
-    if (bound === undefined) {
-      bound = value.bind(target)
-      methods.set(value, bound)
-    }
-    return bound
-  },
-  set(target, property, value) {
-    return Reflect.set(target, property, value, target)
-  }
+  return viewOf(value)
 }
