@@ -20,6 +20,7 @@ import { invalidate } from "./internal/evict.js"
 import { type Cached, type KeyedOptions, keyed as keyedWith } from "./internal/keyed.js"
 import * as loops from "./internal/loop.js"
 import * as realm from "./internal/realm.js"
+import { describe } from "./internal/validate.js"
 
 /**
  * A lifetime: its scope closing is its end, at which everything acquired in it
@@ -192,6 +193,9 @@ export interface ShutdownReport {
  * ```
  */
 export const formatShutdownReport = (report: ShutdownReport): string => {
+  if (typeof report !== "object" || report === null || !Array.isArray(report.releases)) {
+    throw new TypeError(`loop-local: formatShutdownReport expects a ShutdownReport, got ${describe(report)}`)
+  }
   const count = (outcome: ReleaseReport["outcome"]) => report.releases.filter((r) => r.outcome === outcome).length
   const lines = [
     `loop ${report.loopId} closed in ${report.durationMs} ms: ${count("ok")} released, ${count("failed")} failed, ${count("abandoned")} abandoned`
@@ -306,8 +310,7 @@ export const storage: Effect.Effect<Map<unknown, unknown>, never, LoopLocal> = l
 )
 
 const requireEffect = (what: string, u: unknown): void => {
-  if (!Effect.isEffect(u))
-    throw new TypeError(`loop-local: ${what} expects an Effect, got ${u === null ? "null" : typeof u}`)
+  if (!Effect.isEffect(u)) throw new TypeError(`loop-local: ${what} expects an Effect, got ${describe(u)}`)
 }
 
 /**
@@ -481,7 +484,9 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
 /**
  * Caches `f(...args)` per loop and per arguments: the effect runs once per key
  * per loop, later calls yield the same value. For effects that need no
- * `Scope`; use `stickySingleton` for resources.
+ * `Scope`; use `stickySingleton` for resources: a factory whose effect needs a
+ * `Scope` is a type error, and one that registers a release anyway (through a
+ * cast) fails with a defect naming `stickySingleton`, its value released.
  *
  * Arguments are compared by value: primitives by value, plain objects and
  * arrays structurally (deep, key order irrelevant), `Equal` values by
@@ -504,9 +509,28 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
  * ```
  */
 export const singleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
-  f: (...args: Args) => Effect.Effect<A, E, R>,
+  f: (...args: Args) => Effect.Effect<A, E, R> & NoScope<R>,
   options?: KeyOptions<Args>
 ): Keyed<Args, A, E, R | LoopLocal> => keyed("singleton", false, f, options) as Keyed<Args, A, E, R | LoopLocal>
+
+/**
+ * Makes a factory whose effect needs a `Scope` a type error for `singleton`,
+ * with the reason as the error: its value would be released as soon as the
+ * first caller's scope closed.
+ *
+ * @since 0.2.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import type { Scope } from "effect"
+ * import type { LoopLocal } from "@loop-local/core"
+ *
+ * const ok: LoopLocal.NoScope<never> = undefined as unknown
+ * ```
+ */
+export type NoScope<R> = [Extract<R, Scope.Scope>] extends [never]
+  ? unknown
+  : "loop-local: singleton's effect must not need a Scope (its value would be released at once); use stickySingleton"
 
 /**
  * `singleton` over scoped effects: acquired once per loop per key, released
@@ -576,9 +600,21 @@ export const memoize: {
       )
     )
   }
-  if (typeof self !== "function")
-    throw new TypeError(`loop-local: memoize expects a Layer or a function, got ${typeof self}`)
-  const build = keyed("memoize", true, (...args: ReadonlyArray<unknown>) => Layer.build(self(...args)), undefined)
+  if (typeof self !== "function") {
+    throw new TypeError(`loop-local: memoize expects a Layer or a function returning Layers, got ${describe(self)}`)
+  }
+  const build = keyed(
+    "memoize",
+    true,
+    (...args: ReadonlyArray<unknown>) => {
+      const layer = self(...args)
+      if (!Layer.isLayer(layer)) {
+        return Effect.die(new TypeError(`loop-local: memoize's function must return a Layer, got ${describe(layer)}`))
+      }
+      return Layer.build(layer)
+    },
+    undefined
+  )
   return (...args: ReadonlyArray<unknown>) => Layer.effectContext(build(...args))
 }
 

@@ -71,7 +71,6 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => 
     })) as Promise<A>
 }
 
-
 /**
  * For `await using` (or `using`): returns a view of `value` whose disposal
  * does nothing, and registers `value`'s real disposal (its

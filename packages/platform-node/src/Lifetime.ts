@@ -117,6 +117,7 @@ export const atExit = (fn: () => unknown): void => {
  */
 export const run = async <T>(main: () => T | PromiseLike<T>, options?: CloseOptions): Promise<T> => {
   internal.requireFunction("run's main", main)
+  core.requireOptions("run's options", options)
   const loop = core.makeLoop(options)
   internal.nodeRealm.runLoops.add(loop)
   let outcome: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
@@ -188,6 +189,8 @@ export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownRepo
  * ```
  */
 export const closeOnSignals = (options?: CloseOptions): (() => void) => {
+  core.requireOptions("closeOnSignals's options", options)
+  core.requireMilliseconds("deadlineMs", options?.deadlineMs)
   let closing = false
   const onSignal = (signal: NodeJS.Signals) => {
     const code = internal.signalExitCode(signal)

@@ -5,6 +5,7 @@
  */
 import { Runtime } from "@effect/platform"
 import { LoopLocal } from "@loop-local/core"
+import * as core from "@loop-local/core/internal"
 import * as Effect from "effect/Effect"
 import * as internal from "./internal/current.js"
 
@@ -58,7 +59,11 @@ export interface RunMainOptions {
  * }))
  * ```
  */
-export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void =>
+export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void => {
+  core.requireOptions("runMain's options", options)
+  core.requireMilliseconds("deadlineMs", options?.deadlineMs)
+  if (!Effect.isEffect(effect))
+    throw new TypeError(`loop-local: runMain expects an Effect, got ${core.describe(effect)}`)
   Runtime.makeRunMain(({ fiber, teardown }) => {
     let signal: NodeJS.Signals | undefined
     const onSignal = (s: NodeJS.Signals) => {
@@ -85,3 +90,4 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, 
     disableErrorReporting: options?.disableErrorReporting,
     disablePrettyLogger: options?.disablePrettyLogger
   })
+}

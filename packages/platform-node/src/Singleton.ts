@@ -157,10 +157,15 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     lookup<Args, T>(
       get,
       async (loop, key) => {
-        // A Promise still pending is a construction in flight: wait for it, so that the next call does not build a
-        // second value of the key alongside it.
-        const cached = core.lookup({ loop, owner, key })?.value
-        if (isThenable(cached)) await Promise.resolve(cached).catch(() => undefined)
+        // Every construction in flight is waited for, a retry started meanwhile included, so that the value forgotten
+        // is the last one built and no second construction of the key ever runs beside another.
+        let seen = core.lookup({ loop, owner, key })
+        while (seen !== undefined && isThenable(seen.value)) {
+          await Promise.resolve(seen.value).catch(() => undefined)
+          const now = core.lookup({ loop, owner, key })
+          if (now === seen) break
+          seen = now
+        }
         return core.invalidate({ loop, owner, key })
       },
       (error) => {

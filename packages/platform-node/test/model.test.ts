@@ -258,7 +258,9 @@ const isClosedError = (u: unknown) =>
 const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> => {
   const loops = Array.from({ length: LOOPS }, () => Binding.makeLoop({ deadlineMs: DEADLINE_MS }))
   const world = new World(behaviors, loops)
-  const single = LoopLocal.singleton((key: number) => effectResource(world, "singleton", key))
+  const single = LoopLocal.singleton((key: number) =>
+    Effect.provideService(effectResource(world, "singleton", key), Scope.Scope, unusedScope)
+  )
   const sticky = LoopLocal.stickySingleton((key: number) => effectResource(world, "stickySingleton", key))
   const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key))
   const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key))
@@ -328,7 +330,7 @@ const runScenario = async ({ behaviors, commands }: Scenario): Promise<World> =>
         }
         const use: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
           cmd.prim === "singleton"
-            ? Effect.provideService(single(cmd.key), Scope.Scope, unusedScope)
+            ? single(cmd.key)
             : cmd.prim === "stickySingleton"
               ? sticky(cmd.key)
               : cmd.prim === "enterOnce"

@@ -12,6 +12,8 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import type * as ExecutionStrategy from "effect/ExecutionStrategy"
+import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
 import { release as releaseEntry } from "./close.js"
@@ -19,6 +21,7 @@ import { Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } fr
 import { closedError } from "./errors.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { logAcquired, traced } from "./observe.js"
+import { describe } from "./validate.js"
 
 /**
  * The constructions the current fiber works for, outermost first: inherited
@@ -136,15 +139,14 @@ export const construction = <A, E, R>(
     Effect.suspend(() => {
       if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
       const started = Date.now()
+      const effect = make()
+      if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
       const made = traced(
         "loop-local.acquire",
         entry.kind,
         keyText(entry),
-        Effect.locallyWith(make(), constructing, (chain) => [...chain, entry])
+        Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
       )
-      if (mode === "plain") {
-        return Effect.flatMap(Effect.exit(restore(made)), (exit) => settle(loop, entry, exit, undefined, started))
-      }
       if (mode === "paired") {
         return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
           if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
@@ -152,24 +154,70 @@ export const construction = <A, E, R>(
           return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
         })
       }
-      return Effect.flatMap(Scope.make(), (scope) =>
-        Effect.flatMap(Effect.exit(restore(Scope.extend(made, scope))), (exit) => {
-          if (Exit.isSuccess(exit)) return settle(loop, entry, exit, () => Scope.close(scope, Exit.void), started)
+      return Effect.flatMap(Scope.make(), (scope) => {
+        // A plain construction gets a scope of its own too, watched: a value that registered a release there would
+        // be released right away, so it is released and refused (it belongs in `stickySingleton`).
+        const watched = mode === "plain" ? watch(scope) : undefined
+        const run =
+          watched === undefined ? Scope.extend(made, scope) : Effect.provideService(made, Scope.Scope, watched)
+        return Effect.flatMap(Effect.exit(restore(run)), (exit) => {
+          if (Exit.isSuccess(exit) && watched === undefined) {
+            return settle(loop, entry, exit, () => Scope.close(scope, Exit.void), started)
+          }
+          const outcome = watched?.used === true && Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
           // The partial resource is released before any waiter sees the failure.
-          return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (released) =>
+          return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
             settle(
               loop,
               entry,
-              Exit.isFailure(released) ? Exit.failCause(Cause.sequential(exit.cause, released.cause)) : exit,
+              Exit.isFailure(released)
+                ? Exit.failCause(
+                    Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
+                  )
+                : outcome,
               undefined,
               started
             )
           )
         })
-      )
+      })
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
 }
+
+/** A scope that notes whether anything was registered in it. */
+const watch = (scope: Scope.CloseableScope): Scope.Scope & { readonly used: boolean } => {
+  const watched = {
+    [Scope.ScopeTypeId]: Scope.ScopeTypeId,
+    strategy: scope.strategy,
+    used: false,
+    fork(strategy: ExecutionStrategy.ExecutionStrategy) {
+      watched.used = true
+      return Scope.fork(scope, strategy)
+    },
+    addFinalizer(finalizer: Scope.Scope.Finalizer) {
+      watched.used = true
+      return Scope.addFinalizerExit(scope, finalizer)
+    },
+    pipe() {
+      // biome-ignore lint/complexity/noArguments: Pipeable's own convention
+      return pipeArguments(watched, arguments)
+    }
+  }
+  return watched as unknown as Scope.Scope & { readonly used: boolean }
+}
+
+const notAnEffect = (entry: Entry, u: unknown) =>
+  new TypeError(
+    `loop-local: the factory of ${entry.kind} ${keyText(entry)} must return an Effect, got ${
+      u instanceof Promise ? "a Promise (wrap it: Effect.tryPromise(() => ...))" : describe(u)
+    }`
+  )
+
+const scopedSingleton = (entry: Entry) =>
+  new TypeError(
+    `loop-local: the effect of ${entry.kind} ${keyText(entry)} needs a Scope (it registers a release), so its value would be released at once; use stickySingleton for resources`
+  )
 
 /** Starts a construction from inside a fiber: it inherits the caller's context. */
 const construct = <A, E, R>(

@@ -22,26 +22,34 @@ import { closedError } from "./errors.js"
 import { invalidate as invalidateEffect } from "./evict.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
+import { requireMilliseconds } from "./validate.js"
 
 export type { Acquired } from "./acquire.js"
 export { type Construction, type Entry, makeOwner, type Owner, waitsForItself } from "./entry.js"
 export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"
-export { type Cached, type KeyedOptions, keyed, type Lookup, requireFunction } from "./keyed.js"
+export { type Cached, type KeyedOptions, keyed, type Lookup } from "./keyed.js"
 export { assertOpen, type LoopImpl as Loop, tableOf } from "./loop.js"
 export { realmOwner } from "./realm.js"
+export { describe, requireFunction, requireMilliseconds, requireOptions } from "./validate.js"
 
 /** The realm's default loop, the one of `LoopLocal.Default`. */
 export const defaultLoop: () => LoopImpl = realmDefaultLoop
 
 /** A new loop with a scope of its own, closed only by `close`; `deadlineMs` bounds its releases. */
 export const makeLoop = (options?: { readonly deadlineMs?: number | undefined }): LoopImpl =>
-  unsafeMakeLoop(options?.deadlineMs)
+  unsafeMakeLoop(requireMilliseconds("deadlineMs", options?.deadlineMs))
 
 /** Closes a loop; resolves with its report. Later calls get the same report. */
 export const close = (
   loop: LoopImpl,
   options?: { readonly deadlineMs?: number | undefined }
-): Promise<LoopLocal.ShutdownReport> => Effect.runPromise(closeLoop(loop, options?.deadlineMs))
+): Promise<LoopLocal.ShutdownReport> => {
+  try {
+    return Effect.runPromise(closeLoop(loop, requireMilliseconds("deadlineMs", options?.deadlineMs)))
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
 
 /** The loop's storage `Map`. */
 export const storage = (loop: LoopImpl): Map<unknown, unknown> => {

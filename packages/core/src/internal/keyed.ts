@@ -5,6 +5,7 @@
  * a Promise hit) is the caller's `Lookup`; this module holds no state.
  */
 import { keyOfArgs } from "./key.js"
+import { describe, requireFunction, requireOptions } from "./validate.js"
 
 /** The options every cached function takes. @internal */
 export interface KeyedOptions<Args extends ReadonlyArray<unknown>> {
@@ -29,13 +30,6 @@ export type Cached<Args extends ReadonlyArray<unknown>, T, I> = ((...args: Args)
   invalidate(...args: Args): I
 }
 
-const describe = (u: unknown): string => (u === null ? "null" : Array.isArray(u) ? "an array" : typeof u)
-
-/** @internal */
-export const requireFunction = (what: string, u: unknown): void => {
-  if (typeof u !== "function") throw new TypeError(`loop-local: ${what} must be a function, got ${describe(u)}`)
-}
-
 /**
  * A cached function: `lookup` is given the key derivation (`options.key`, else
  * the arguments compared by value, trailing `undefined`s left out) and makes
@@ -52,9 +46,7 @@ export const keyed = <Args extends ReadonlyArray<unknown>, T, I>(
   if (typeof f !== "function") {
     throw new TypeError(`loop-local: ${what} expects a function (its factory must be a function), got ${describe(f)}`)
   }
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new TypeError(`loop-local: ${what}'s options must be an object, got ${describe(options)}`)
-  }
+  requireOptions(`${what}'s options`, options)
   const keyOption = options?.key
   if (keyOption !== undefined) requireFunction(`${what}'s options.key`, keyOption)
   const keyOf = keyOption === undefined ? (args: Args) => keyOfArgs(args) : (args: Args) => keyOption(...args)

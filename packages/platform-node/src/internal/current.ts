@@ -101,6 +101,11 @@ export const requireFunction = core.requireFunction
 /** How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. @internal */
 export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefined): (() => unknown) | TypeError => {
   if (release !== undefined) return () => release(value)
+  if (Effect.isEffect(value)) {
+    return new TypeError(
+      "loop-local: the value is an Effect, which Promise code cannot release; use the Effect API (LoopLocal.stickySingleton, LoopLocal.enter) or pass the result of currentLoop().runPromise(effect)"
+    )
+  }
   if (value !== null && (typeof value === "object" || typeof value === "function")) {
     const disposable = value as Partial<AsyncDisposable & Disposable>
     const asyncDispose = disposable[Symbol.asyncDispose]
@@ -113,9 +118,25 @@ export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefi
   )
 }
 
-/** A release as the loop runs it: a throw or a rejection is a failure, reported with its own error. @internal */
+/**
+ * A release as the loop runs it: a throw or a rejection is a failure, reported
+ * with its own error; a release that returns an Effect (easy when mixing the
+ * APIs: `(pool) => pool.close()`) has that Effect run, so nothing is reported
+ * released that was not.
+ *
+ * @internal
+ */
 export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
-  Effect.orDie(Effect.tryPromise({ try: async () => void (await release()), catch: (error) => error }))
+  Effect.suspend(() => {
+    let result: unknown
+    try {
+      result = release()
+    } catch (error) {
+      return Effect.die(error)
+    }
+    if (Effect.isEffect(result)) return Effect.asVoid(Effect.orDie(result as Effect.Effect<unknown, unknown>))
+    return Effect.orDie(Effect.tryPromise({ try: async () => void (await result), catch: (error) => error }))
+  })
 
 const identity = <A>(a: A): A => a
 
