@@ -14,10 +14,12 @@ const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
 describe("singleton refuses scoped factories", () => {
   it("fails with a defect naming stickySingleton, and releases what the factory acquired", async () => {
     const released: Array<string> = []
-    const Scoped = LoopLocal.singleton(
-      (name: string) => Effect.acquireRelease(Effect.succeed({ name }), (r) => Effect.sync(() => released.push(r.name)))
-      // A cast is the only way past the type error this test pins below.
-    ) as unknown as (name: string) => Effect.Effect<{ name: string }, never, LoopLocal.LoopLocal | Scope.Scope>
+    // A cast is the only way past the type error pinned below.
+    const scoped = ((name: string) =>
+      Effect.acquireRelease(Effect.succeed({ name }), (r) => Effect.sync(() => released.push(r.name)))) as unknown as (
+      name: string
+    ) => Effect.Effect<{ name: string }>
+    const Scoped = LoopLocal.singleton(scoped)
     const loop = makeLoop()
     const exit = await loop.runPromise(Effect.exit(Effect.scoped(Scoped("x"))))
     const defect = defectOf(exit)
@@ -80,17 +82,19 @@ describe("clear errors for bad input", () => {
 
   it("says what memoize's function returned when it is not a Layer", async () => {
     const loop = makeLoop()
-    const exit = await loop.runPromise(Effect.exit(Effect.scoped(Layer.build(LoopLocal.memoize(() => 5 as never)()))))
+    const exit = await loop.runPromise(
+      Effect.exit(Effect.scoped(Layer.build(LoopLocal.memoize(() => 5 as unknown as Layer.Layer<never>)())))
+    )
     expect(String(defectOf(exit))).toMatch(/memoize's function must return a Layer, got the number 5/)
     await loop.dispose()
   })
 
   it("says what a factory returned when it is not an Effect, naming a Promise", async () => {
     const loop = makeLoop()
-    const viaPromise = LoopLocal.stickySingleton(() => Promise.resolve(1) as never)
+    const viaPromise = LoopLocal.stickySingleton(() => Promise.resolve(1) as unknown as Effect.Effect<number>)
     const exit = await loop.runPromise(Effect.exit(viaPromise()))
     expect(String(defectOf(exit))).toMatch(/must return an Effect, got a Promise \(wrap it: Effect\.tryPromise/)
-    const viaNumber = LoopLocal.singleton((n: number) => n as never)
+    const viaNumber = LoopLocal.singleton((n: number) => n as unknown as Effect.Effect<number>)
     expect(String(defectOf(await loop.runPromise(Effect.exit(viaNumber(5)))))).toMatch(
       /factory of singleton 5 must return an Effect, got the number 5/
     )

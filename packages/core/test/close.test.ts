@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { LoopLocal } from "../src/index.js"
-import { isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
+import { captureConsole, isLoopClosed, type Logged, makeCounter, makeLoop, recordLogs } from "./helpers.js"
 
 const logged = (log: Array<string>, name: string) =>
   Effect.acquireRelease(
@@ -68,7 +68,8 @@ describe("closing a loop", () => {
           yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
         })
       )
-      const exit = yield* close
+      const logs: Array<Logged> = []
+      const exit = yield* Effect.provide(close, recordLogs(logs))
       expect(log).toEqual(["last", "middle", "first"])
       expect(Exit.isFailure(exit)).toBe(true)
       const messages = Exit.isFailure(exit)
@@ -77,10 +78,23 @@ describe("closing a loop", () => {
             .map((e) => (e as Error).message)
         : []
       expect(messages).toEqual(["rejected in release", "died in release", "thrown in release"])
+      // The close's fiber logs each failure as a warning, naming the release.
+      expect(logs).toEqual(
+        [
+          ["atExit #5", "rejected in release"],
+          ["enter \\[Effect\\]", "died in release"],
+          ["atExit #2", "thrown in release"]
+        ].map(([release, error]) => ({
+          level: "WARN",
+          message: expect.stringMatching(new RegExp(`^loop-local: the release of ${release} failed after \\d+ ms$`)),
+          cause: expect.stringMatching(new RegExp(`^Error: ${error}\\n`))
+        }))
+      )
     })
   )
 
   it("rejects ManagedRuntime.dispose with the failure, after running the other releases", async () => {
+    const logs = captureConsole()
     const log: Array<string> = []
     const loop = makeLoop()
     await loop.runPromise(
@@ -88,6 +102,13 @@ describe("closing a loop", () => {
     )
     await expect(loop.dispose()).rejects.toThrow(/bad release/)
     expect(log).toEqual(["ok"])
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of atExit #2 failed after \d+ ms$/),
+        cause: "Error: bad release"
+      }
+    ])
   })
 
   it.effect("closing twice is a no-op", () =>

@@ -1,5 +1,6 @@
 import { Cause, Effect, Layer, ManagedRuntime } from "effect"
 import { describe, expect, it, vi } from "vitest"
+import { type Logged, recordLogs } from "./helpers.js"
 
 // This file closes the realm's default loop at its end: Vitest runs each test file in a process of its own.
 const importCopy = async () => {
@@ -49,12 +50,12 @@ describe("the default loop", () => {
         yield* LoopLocal.atExit(Effect.sync(() => log.push("last")))
       })
     )
-    const [report, again] = await Promise.all([
-      Effect.runPromise(LoopLocal.shutdown),
-      Effect.runPromise(LoopLocal.shutdown)
-    ])
+    // Each shutdown has the recording logger: whichever one runs the close logs its failed release there.
+    const logs: Array<Logged> = []
+    const shutdown = Effect.provide(LoopLocal.shutdown, recordLogs(logs))
+    const [report, again] = await Promise.all([Effect.runPromise(shutdown), Effect.runPromise(shutdown)])
     expect(again).toBe(report)
-    expect(await Effect.runPromise(LoopLocal.shutdown)).toBe(report)
+    expect(await Effect.runPromise(shutdown)).toBe(report)
     // "default" (registered by the previous test on this realm's loop) ran too: the loop is one.
     expect(log).toEqual(["last", "conn"])
     expect(report.releases.map((r) => [r.kind, r.outcome])).toEqual([
@@ -66,6 +67,15 @@ describe("the default loop", () => {
     const failed = report.releases[1]!
     expect(Cause.pretty(failed.cause!)).toMatch(/flush failed/)
     expect(report.releases.every((r) => r.durationMs >= 0)).toBe(true)
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          new RegExp(`^loop-local: the release of atExit ${failed.key} failed after \\d+ ms$`)
+        ),
+        cause: expect.stringMatching(/^Error: flush failed\n/)
+      }
+    ])
     await expect(LoopLocal.runPromise(LoopLocal.storage)).rejects.toMatchObject({ _tag: "LoopClosedError" })
   })
 })

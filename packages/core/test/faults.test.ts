@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { LoopLocal } from "../src/index.js"
 import * as Binding from "../src/internal/binding.js"
-import { isLoopClosed } from "./helpers.js"
+import { captureConsole, isLoopClosed } from "./helpers.js"
 
 /** A loop of its own, closed through Binding.close so that its report can be read. */
 const ownLoop = () => {
@@ -13,6 +13,7 @@ const ownLoop = () => {
 
 describe("releases that fail", () => {
   it("runs every other release when releases throw, reject, die or never settle, and reports each", async () => {
+    const logs = captureConsole()
     const { loop, run } = ownLoop()
     const log: Array<string> = []
     await run(
@@ -52,9 +53,23 @@ describe("releases that fail", () => {
       .map((r) => (Cause.squash(r.cause!) as Error).message)
     expect(errors).toEqual(["died", "rejected", "thrown synchronously"])
     expect(report.releases[1]!.durationMs).toBeGreaterThanOrEqual(150)
+    // Each failed or abandoned release is also logged as a warning, with its cause.
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of enter \[Effect\] abandoned after \d+ ms$/),
+        cause: expect.stringContaining("did not finish within the deadline (200 ms) and was abandoned")
+      },
+      ...["died", "rejected", "thrown synchronously"].map((error) => ({
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of enter \[Effect\] failed after \d+ ms$/),
+        cause: expect.stringContaining(`Error: ${error}`)
+      }))
+    ])
   })
 
   it("still starts every release after the deadline, even behind two that hang (found by the model)", async () => {
+    const logs = captureConsole()
     const { loop, run } = ownLoop()
     const log: Array<string> = []
     await run(
@@ -68,9 +83,19 @@ describe("releases that fail", () => {
     const report = await Binding.close(loop, { deadlineMs: 50 })
     expect(log).toEqual(["sync", "async, no I/O"])
     expect(report.releases.map((r) => r.outcome)).toEqual(["abandoned", "abandoned", "ok", "ok"])
+    expect(logs).toEqual(
+      ["#4", "#3"].map((key) => ({
+        level: "WARN",
+        message: expect.stringMatching(
+          new RegExp(`^loop-local: the release of atExit ${key} abandoned after \\d+ ms$`)
+        ),
+        cause: expect.stringContaining("did not finish within the deadline (50 ms) and was abandoned")
+      }))
+    )
   })
 
   it("reports an atExit registered from inside a release during close as a clear failure, never silently", async () => {
+    const logs = captureConsole()
     const { loop, run } = ownLoop()
     const ran: Array<string> = []
     // The finalizer runs with the context it was registered in, so the inner atExit finds the (closing) loop.
@@ -80,6 +105,13 @@ describe("releases that fail", () => {
     expect(report.releases).toHaveLength(1)
     expect(report.releases[0]!.outcome).toBe("failed")
     expect(Cause.squash(report.releases[0]!.cause!)).toMatchObject({ _tag: "LoopClosedError" })
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of atExit #1 failed after \d+ ms$/),
+        cause: expect.stringMatching(/^LoopClosedError: loop-local: loop \d+ is closed/)
+      }
+    ])
   })
 
   it("rejects atExit and enter called while the loop is closing with LoopClosedError", async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Logger, Option, Scope, Tracer } from "effect"
+import { Duration, Effect, Exit, Option, Scope, Tracer } from "effect"
 import { LoopLocal } from "../src/index.js"
 import * as Binding from "../src/internal/binding.js"
+import { captureConsole, type Logged, recordLogs } from "./helpers.js"
 
 interface Recorded {
   readonly name: string
@@ -26,15 +27,6 @@ const recordingTracer = (spans: Array<Recorded>) =>
         return span
       },
       context: (f, fiber) => current.context(f, fiber)
-    })
-  )
-
-/** A logger that records each message with its level. */
-const recordingLogger = (logs: Array<string>) =>
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
     })
   )
 
@@ -70,16 +62,24 @@ describe("observability", () => {
     "logs a failed release and a slow one through Effect's logger",
     () =>
       Effect.gen(function* () {
-        const logs: Array<string> = []
+        const logs: Array<Logged> = []
         yield* inLoop(
           Effect.gen(function* () {
             yield* LoopLocal.atExit(Effect.die(new Error("flush failed")))
             yield* LoopLocal.atExit(Effect.sleep(Duration.millis(1_200)))
           })
-        ).pipe(Effect.provide(recordingLogger(logs)))
+        ).pipe(Effect.provide(recordLogs(logs)))
         expect(logs).toEqual([
-          expect.stringMatching(/^WARN loop-local: the release of atExit #2 took 1\d{3} ms$/),
-          expect.stringMatching(/^WARN loop-local: the release of atExit #1 failed after \d+ ms$/)
+          {
+            level: "WARN",
+            message: expect.stringMatching(/^loop-local: the release of atExit #2 took 1\d{3} ms$/),
+            cause: ""
+          },
+          {
+            level: "WARN",
+            message: expect.stringMatching(/^loop-local: the release of atExit #1 failed after \d+ ms$/),
+            cause: expect.stringMatching(/^Error: flush failed\n/)
+          }
         ])
       }),
     10_000
@@ -87,17 +87,17 @@ describe("observability", () => {
 
   it.effect("logs every acquisition and release with LOOP_LOCAL_DEBUG=1", () =>
     Effect.gen(function* () {
-      const logs: Array<string> = []
+      const logs: Array<Logged> = []
       const Config = LoopLocal.singleton((env: string) => Effect.succeed({ env }))
       process.env.LOOP_LOCAL_DEBUG = "1"
       try {
         yield* inLoop(
           Effect.zipRight(Config("prod"), LoopLocal.enter(Effect.acquireRelease(Effect.void, () => Effect.void)))
-        ).pipe(Effect.provide(recordingLogger(logs)))
+        ).pipe(Effect.provide(recordLogs(logs)))
       } finally {
         delete process.env.LOOP_LOCAL_DEBUG
       }
-      expect(logs).toEqual([
+      expect(logs.map((l) => `${l.level} ${l.message}`)).toEqual([
         expect.stringMatching(/^INFO loop-local: acquired singleton "prod" in \d+ ms$/),
         expect.stringMatching(/^INFO loop-local: acquired enter \[Effect\] in \d+ ms$/),
         expect.stringMatching(/^INFO loop-local: released enter \[Effect\] in \d+ ms$/)
@@ -106,6 +106,7 @@ describe("observability", () => {
   )
 
   it("formats a shutdown report as a short table", async () => {
+    const logs = captureConsole()
     const loop = Binding.makeLoop({ deadlineMs: 50 })
     await loop.runPromise(
       Effect.gen(function* () {
@@ -120,6 +121,19 @@ describe("observability", () => {
       expect.stringMatching(/^ {2}abandoned +\d+ ms {2}atExit #3$/),
       expect.stringMatching(/^ {2}failed +\d+ ms {2}atExit #2: Error: flush failed$/),
       expect.stringMatching(/^ {2}ok +\d+ ms {2}enter \[Effect\]$/)
+    ])
+    // The same two releases were logged, as the close reached them.
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of atExit #3 abandoned after \d+ ms$/),
+        cause: expect.stringContaining("did not finish within the deadline (50 ms) and was abandoned")
+      },
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of atExit #2 failed after \d+ ms$/),
+        cause: expect.stringMatching(/^Error: flush failed\n/)
+      }
     ])
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Fiber } from "effect"
 import { LoopLocal } from "../src/index.js"
 import * as Binding from "../src/internal/binding.js"
-import { isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
+import { captureConsole, isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
 
 class Widget {
   static made = 0
@@ -230,6 +230,7 @@ describe("stickySingleton", () => {
   })
 
   it("invalidate surfaces a failing release as a defect, and forgets the instance all the same", async () => {
+    const logs = captureConsole()
     let made = 0
     const Fragile = LoopLocal.stickySingleton((_: string) =>
       Effect.acquireRelease(
@@ -243,6 +244,14 @@ describe("stickySingleton", () => {
     expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(/close failed/)
     expect(await loop.runPromise(Fragile("a"))).toBe(2)
     await expect(loop.dispose()).rejects.toThrow(/close failed/)
+    // invalidate surfaces its failure to its caller; the loop's close logs the failure of the second instance.
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of stickySingleton "a" failed after \d+ ms$/),
+        cause: expect.stringMatching(/^Error: close failed\n/)
+      }
+    ])
   })
 
   it("invalidate during a construction waits for it, lets its callers receive it unreleased, then releases it", async () => {

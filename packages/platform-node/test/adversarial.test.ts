@@ -16,6 +16,7 @@ import {
   sticky,
   stickySingleton
 } from "../src/index.js"
+import { captureConsole } from "./helpers.js"
 
 describe("a release or atExit that returns an Effect", () => {
   it("has the Effect run, and reported ok only then", async () => {
@@ -30,11 +31,19 @@ describe("a release or atExit that returns an Effect", () => {
   })
 
   it("reports the Effect's failure as the release's failure", async () => {
+    const logs = captureConsole()
     const failing = run(async () => {
       atExit(() => Effect.die(new Error("flush failed")))
     })
     await expect(failing).rejects.toThrow(AggregateError)
     await failing.catch((e: AggregateError) => expect(String(e.errors[0])).toMatch(/flush failed/))
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/the release of atExit #1 failed/),
+        cause: expect.stringMatching(/flush failed/)
+      }
+    ])
   })
 })
 

@@ -2,6 +2,7 @@ import { LoopLocal } from "@loop-local/core"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { atExit, currentLoop, enter, run, shutdown, singleton, stickySingleton, storage } from "../src/index.js"
+import { captureConsole } from "./helpers.js"
 
 // This file ends by shutting the realm's default loop down: Vitest runs each test file in a process of its own.
 
@@ -68,6 +69,7 @@ describe("one loop for Promise code and Effect code", () => {
   })
 
   it("shutdown closes the default loop once, with a report; later uses reject with LoopClosedError", async () => {
+    const logs = captureConsole()
     const log: Array<string> = []
     const cached = singleton((k: string) => ({ k }))
     cached("x")
@@ -81,6 +83,17 @@ describe("one loop for Promise code and Effect code", () => {
     expect(log).toEqual(["entered"])
     expect(report.releases.map((r) => [r.kind, r.outcome])).toContainEqual(["atExit", "failed"])
     expect(report.releases.map((r) => [r.kind, r.outcome])).toContainEqual(["enter", "ok"])
+    const failed = report.releases.find((r) => r.outcome === "failed")!
+    expect(report.releases.filter((r) => r.outcome !== "ok")).toEqual([failed])
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          new RegExp(`^loop-local: the release of atExit ${failed.key} failed after \\d+ ms$`)
+        ),
+        cause: expect.stringMatching(/^Error: flush failed\n/)
+      }
+    ])
     expect(currentLoop().isClosed).toBe(true)
     await expect(stickySingleton((k: string) => ({ k, [Symbol.dispose]() {} }))("y")).rejects.toMatchObject({
       _tag: "LoopClosedError"

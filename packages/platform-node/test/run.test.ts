@@ -3,6 +3,7 @@ import { AsyncResource } from "node:async_hooks"
 import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it } from "vitest"
 import { atExit, currentLoop, enter, run, stickySingleton, storage } from "../src/index.js"
+import { captureConsole } from "./helpers.js"
 
 describe("run", () => {
   it("gives main's whole async call tree one fresh loop: awaits, timers, Promise.all, bound emitter callbacks", async () => {
@@ -64,6 +65,7 @@ describe("run", () => {
   })
 
   it("still releases when main throws, and rejects with main's error, release failures attached", async () => {
+    const logs = captureConsole()
     const log: Array<string> = []
     const mainError = new Error("main failed")
     const error = await run(async () => {
@@ -78,9 +80,17 @@ describe("run", () => {
     expect(error).toBe(mainError)
     expect(log).toEqual(["released"])
     expect((error as { releaseErrors?: Array<Error> }).releaseErrors?.map((e) => e.message)).toEqual(["release failed"])
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of enter \{\} failed after \d+ ms$/),
+        cause: expect.stringMatching(/^Error: release failed\n/)
+      }
+    ])
   })
 
   it("rejects with an AggregateError of release failures when main succeeds", async () => {
+    const logs = captureConsole()
     const error = await run(async () => {
       atExit(() => Promise.reject(new Error("flush failed")))
       atExit(() => {
@@ -90,9 +100,20 @@ describe("run", () => {
     }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(AggregateError)
     expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual(["close failed", "flush failed"])
+    expect(logs).toEqual(
+      [
+        ["#2", "close failed"],
+        ["#1", "flush failed"]
+      ].map(([key, message]) => ({
+        level: "WARN",
+        message: expect.stringMatching(new RegExp(`^loop-local: the release of atExit ${key} failed after \\d+ ms$`)),
+        cause: expect.stringMatching(new RegExp(`^Error: ${message}\\n`))
+      }))
+    )
   })
 
   it("abandons a release that outlives the deadline, and runs the others", async () => {
+    const logs = captureConsole()
     const log: Array<string> = []
     const started = Date.now()
     const error = await run(
@@ -107,6 +128,13 @@ describe("run", () => {
     expect(log).toEqual(["last registered, first run", "first registered, last run"])
     expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual([
       expect.stringMatching(/the release of atExit #2 did not finish within the deadline \(100 ms\) and was abandoned/)
+    ])
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(/^loop-local: the release of atExit #2 abandoned after \d+ ms$/),
+        cause: expect.stringContaining("did not finish within the deadline (100 ms) and was abandoned")
+      }
     ])
   })
 
