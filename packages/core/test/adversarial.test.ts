@@ -3,7 +3,7 @@
  * Effect API (issue "Tried adversarially, part 1"): each failed before its fix.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Option, type Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option } from "effect"
 import { vi } from "vitest"
 import { LoopLocal } from "../src/index.js"
 import { makeLoop } from "./helpers.js"
