@@ -170,7 +170,10 @@ describe("a construction interrupted by its loop's close", () => {
         expect(acquired).toBe(Math.min(at, 3))
         expect(log.slice(acquired)).toEqual(Array.from({ length: acquired }, (_, i) => `-${acquired - i}`))
         expect(isLoopClosed(await Effect.runPromise(Fiber.await(waiter)))).toBe(true)
-        expect(report.releases).toEqual([])
+        // What was acquired before the close cut the construction short is released with the close, and reported; a
+        // layer's build releases its own parts when interrupted, before the construction ends, so nothing remains.
+        const remains = acquired > 0 && kind !== "memoize"
+        expect(report.releases.map((r) => `${r.kind} ${r.outcome}`)).toEqual(remains ? [`${kind} ok`] : [])
         await expect(run(LoopLocal.inspect)).rejects.toMatchObject({ _tag: "LoopClosedError" })
       })
     }

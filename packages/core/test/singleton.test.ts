@@ -298,7 +298,13 @@ describe("stickySingleton", () => {
     expect(exit._tag === "Failure" && Cause.pretty(exit.cause)).toMatch(
       /stickySingleton "a" did not finish within the deadline \(50 ms\)/
     )
-    await Binding.close(loop)
+    // The close waits for a release invalidate started (within its deadline), and reports it.
+    const logs = captureConsole()
+    const report = await Binding.close(loop)
+    expect(report.releases.map((r) => `${r.kind} ${r.key} ${r.outcome}`)).toEqual(['stickySingleton "a" abandoned'])
+    expect(logs).toEqual([
+      { level: "WARN", message: expect.stringMatching(/stickySingleton "a" abandoned/), cause: expect.any(String) }
+    ])
   })
 
   it("releases a failed multi-step construction's partial resource and retries next time", async () => {

@@ -36,6 +36,7 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
     loop,
     kind: "enter",
     key: value,
+    chain: internal.currentChain(),
     acquisition: internal.acquirePromise(construction, () => value, release)
   })
 }
@@ -66,6 +67,7 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => 
       owner: identity,
       kind: "enterOnce",
       key: value,
+      chain: internal.currentChain(),
       make: () =>
         internal.acquirePromise(internal.construction(loop, identity, "enterOnce", value), () => value, release)
     })) as Promise<A>

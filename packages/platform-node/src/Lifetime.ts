@@ -196,6 +196,7 @@ export const closeOnSignals = (options?: CloseOptions): (() => void) => {
     const code = internal.signalExitCode(signal)
     if (closing) process.exit(code)
     closing = true
+    internal.holdExitThroughErrors(signal)
     void internal.closeAll(options?.deadlineMs).then((reports) => {
       for (const text of internal.reportsToPrint(reports)) process.stderr.write(`${text}\n`)
       process.exit(code)

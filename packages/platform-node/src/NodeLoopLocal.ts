@@ -69,6 +69,7 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, 
     const onSignal = (s: NodeJS.Signals) => {
       if (signal !== undefined) process.exit(internal.signalExitCode(signal))
       signal = s
+      internal.holdExitThroughErrors(s)
       fiber.unsafeInterruptAsFork(fiber.id())
     }
     process.on("SIGINT", onSignal)

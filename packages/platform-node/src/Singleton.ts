@@ -66,29 +66,28 @@ export type Cached<Args extends ReadonlyArray<unknown>, T> = ((...args: Args) =>
 }
 
 /**
- * What a cached function's call does on the current loop: `get` is given
- * what the calling tree is bound to (if anything), the loop, the key, and the
- * arguments (`undefined` for a single argument, which is its own key).
+ * What a cached function's call does on the current loop: `get` is given the
+ * loop, the key, and the arguments (`undefined` for a single argument, which
+ * is its own key). `onError` turns a throw (a closed loop, a key that cannot
+ * be compared) into the function's kind of failure.
  */
 const lookup =
   <Args extends ReadonlyArray<unknown>, T>(
-    get: (bound: internal.Bound | undefined, loop: core.Loop, key: unknown, args: Args | undefined) => T,
+    get: (loop: core.Loop, key: unknown, args: Args | undefined) => T,
     invalidate: (loop: core.Loop, key: unknown) => Promise<void>,
     onError: (error: unknown) => T
   ) =>
   (keyOf: (args: Args) => unknown): core.Lookup<Args, T, Promise<void>> => ({
     one: (key) => {
       try {
-        const bound = internal.nodeRealm.bound.getStore()
-        return get(bound, bound?.loop ?? core.defaultLoop(), key, undefined)
+        return get(internal.currentLoop(), key, undefined)
       } catch (error) {
         return onError(error)
       }
     },
     many: (args) => {
       try {
-        const bound = internal.nodeRealm.bound.getStore()
-        return get(bound, bound?.loop ?? core.defaultLoop(), keyOf(args), args)
+        return get(internal.currentLoop(), keyOf(args), args)
       } catch (error) {
         return onError(error)
       }
@@ -121,8 +120,9 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
   const owner = core.makeOwner(false)
-  const get = (bound: internal.Bound | undefined, loop: core.Loop, key: unknown, args: Args | undefined): T => {
-    const cycle = internal.selfDependency(bound, loop, owner, key)
+  const get = (loop: core.Loop, key: unknown, args: Args | undefined): T => {
+    // Before the hit: a hit can be the pending Promise of a construction this very call works for.
+    const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) throw cycle
     const hit = core.lookup({ loop, owner, key })
     if (hit !== undefined) return hit.value as T
@@ -219,28 +219,31 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
   const release = options?.release
   if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
   const owner = core.makeOwner(false)
-  const get = (
-    bound: internal.Bound | undefined,
-    loop: core.Loop,
-    key: unknown,
-    args: Args | undefined
-  ): Promise<A> => {
-    const cycle = internal.selfDependency(bound, loop, owner, key)
+  const get = (loop: core.Loop, key: unknown, args: Args | undefined): Promise<A> => {
+    const entry = core.entryOf({ loop, owner, key })
+    if (entry?.ready) return core.promiseOf(entry) as Promise<A>
+    const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) return Promise.reject(cycle)
-    return (core.cachedPromise({ loop, owner, key }) ??
-      core.acquire({
-        loop,
-        owner,
-        kind: "stickySingleton",
-        key,
-        make: () =>
-          internal.acquirePromise(
-            internal.construction(loop, owner, "stickySingleton", key),
-            () =>
-              args === undefined ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key) : factory(...args),
-            release
-          )
-      })) as Promise<A>
+    return (
+      entry !== undefined
+        ? core.promiseOf(entry)
+        : core.acquire({
+            loop,
+            owner,
+            kind: "stickySingleton",
+            key,
+            chain: internal.currentChain(),
+            make: () =>
+              internal.acquirePromise(
+                internal.construction(loop, owner, "stickySingleton", key),
+                () =>
+                  args === undefined
+                    ? (factory as unknown as (arg: unknown) => A | PromiseLike<A>)(key)
+                    : factory(...args),
+                release
+              )
+          })
+    ) as Promise<A>
   }
   return core.keyed(
     "stickySingleton",

@@ -138,7 +138,8 @@ describe("run", () => {
     ])
   })
 
-  it("rejects the waiters of a construction still pending when its loop closes, and releases the value when it comes", async () => {
+  it("rejects the waiters of a construction still pending when its loop closes, names it abandoned at the deadline, and releases the value when it comes", async () => {
+    const logs = captureConsole()
     const log: Array<string> = []
     let resolveFactory!: (value: { name: string; [Symbol.dispose](): void }) => void
     const slow = stickySingleton(
@@ -148,14 +149,39 @@ describe("run", () => {
         })
     )
     let waiter!: Promise<unknown>
-    await run(async () => {
-      waiter = slow("x").catch((e: unknown) => e)
-      await tick()
-    })
+    const error = await run(
+      async () => {
+        waiter = slow("x").catch((e: unknown) => e)
+        await tick()
+      },
+      { deadlineMs: 50 }
+    ).catch((e: unknown) => e)
     expect(await waiter).toMatchObject({ _tag: "LoopClosedError" })
+    expect(error).toBeInstanceOf(AggregateError)
+    expect(String((error as AggregateError).errors[0])).toMatch(
+      /construction of stickySingleton "x" did not finish within the close's deadline \(50 ms\)/
+    )
+    expect(logs).toEqual([
+      { level: "WARN", message: expect.stringMatching(/stickySingleton "x" abandoned/), cause: expect.any(String) }
+    ])
     resolveFactory({ name: "x", [Symbol.dispose]: () => void log.push("late value released") })
     await tick()
     expect(log).toEqual(["late value released"])
+  })
+
+  it("waits, within the deadline, for a construction in flight at its end, and releases its value before settling", async () => {
+    const log: Array<string> = []
+    const slow = stickySingleton(async (name: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      log.push(`made ${name}`)
+      return { [Symbol.dispose]: () => void log.push(`released ${name}`) }
+    })
+    let waiter!: Promise<unknown>
+    await run(async () => {
+      waiter = slow("x").catch((e: unknown) => e)
+    })
+    expect(log).toEqual(["made x", "released x"])
+    expect(await waiter).toMatchObject({ _tag: "LoopClosedError" })
   })
 
   it("rejects a main that is not a function", async () => {

@@ -11,26 +11,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
 import type * as ExecutionStrategy from "effect/ExecutionStrategy"
 import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
 import { release as releaseEntry } from "./close.js"
-import { Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { constructing, Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
 import { closedError } from "./errors.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { logAcquired, traced } from "./observe.js"
 import { describe } from "./validate.js"
-
-/**
- * The constructions the current fiber works for, outermost first: inherited
- * by the construction fibers they start, so that a call waiting for one of
- * them, which would wait for itself, is caught.
- *
- * @internal
- */
-export const constructing = FiberRef.unsafeMake<ReadonlyArray<Entry>>([])
 
 /**
  * The cached value for `key` on the fiber's loop, or the shared acquisition
@@ -58,6 +48,12 @@ export const getOrAcquire = <A, E, R>(
   return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
 }
 
+/**
+ * The miss path. Making the entry and forking its construction are one
+ * uninterruptible step: an interruption landing between the two would leave
+ * the key pending with no fiber to finish it, and every later caller waiting
+ * forever.
+ */
 const acquireShared = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   loop: LoopImpl,
@@ -66,17 +62,24 @@ const acquireShared = <A, E, R>(
   scoped: boolean,
   key: unknown,
   make: () => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
-  const table = tableOf(loop, owner)
-  const existing = table.get(key)
-  if (existing !== undefined) {
-    const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
-    return cycle === undefined ? awaitEntry<A, E>(existing) : Effect.die(cycle)
-  }
-  const entry = new Entry(kind, undefined, table)
-  entry.key = table.set(key, entry)
-  return Effect.zipRight(construct(loop, entry, scoped ? "scoped" : "plain", make), awaitEntry<A, E>(entry))
-}
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (loop.closing) return unusable(loop)
+      const table = tableOf(loop, owner)
+      const existing = table.get(key)
+      if (existing !== undefined) {
+        const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
+        return cycle === undefined ? restore(awaitEntry<A, E>(existing)) : Effect.die(cycle)
+      }
+      const entry = new Entry(kind, undefined, table)
+      entry.key = table.set(key, entry)
+      return Effect.zipRight(
+        construct(loop, entry, scoped ? "scoped" : "plain", make),
+        restore(awaitEntry<A, E>(entry))
+      )
+    })
+  )
 
 /** @internal */
 export const awaitEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
@@ -92,13 +95,14 @@ export const acquireUnshared = <A, E, R>(
   loop: LoopImpl,
   kind: LoopLocal.EntryKind,
   resource: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
-  const entry = new Entry(kind, resource, undefined)
-  return Effect.flatMap(
-    construct(loop, entry, "scoped", () => resource),
-    (fiber) => Effect.onInterrupt(awaitEntry<A, E>(entry), () => Fiber.interrupt(fiber))
-  )
-}
+): Effect.Effect<A, E, Exclude<R, Scope.Scope>> =>
+  Effect.uninterruptibleMask((restore) => {
+    const entry = new Entry(kind, resource, undefined)
+    return Effect.flatMap(
+      construct(loop, entry, "scoped", () => resource),
+      (fiber) => Effect.onInterrupt(restore(awaitEntry<A, E>(entry)), () => Fiber.interrupt(fiber))
+    )
+  })
 
 /**
  * A value acquired with its release: how the Promise API hands its values to a
@@ -133,7 +137,7 @@ export const construction = <A, E, R>(
   mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined }
+  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined, interruptible: mode !== "paired" }
   loop.pending.add(entry)
   return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
@@ -155,16 +159,16 @@ export const construction = <A, E, R>(
         })
       }
       return Effect.flatMap(Scope.make(), (scope) => {
-        // A plain construction gets a scope of its own too, watched: a value that registered a release there would
-        // be released right away, so it is released and refused (it belongs in `stickySingleton`).
-        const watched = mode === "plain" ? watch(scope) : undefined
-        const run =
-          watched === undefined ? Scope.extend(made, scope) : Effect.provideService(made, Scope.Scope, watched)
-        return Effect.flatMap(Effect.exit(restore(run)), (exit) => {
-          if (Exit.isSuccess(exit) && watched === undefined) {
-            return settle(loop, entry, exit, () => Scope.close(scope, Exit.void), started)
-          }
-          const outcome = watched?.used === true && Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
+        // Watched, so that a plain construction that registered a release (it belongs in `stickySingleton`) is
+        // caught, and so that a construction cut short by its loop's close is known to hold something to release.
+        const watched = watch(scope)
+        return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, watched))), (exit) => {
+          const closeScope = () => Scope.close(scope, Exit.void)
+          if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, closeScope, started)
+          if (Exit.isSuccess(exit) && !watched.used) return settle(loop, entry, exit, undefined, started)
+          const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
+          // What a construction cut short by the close acquired is released with the close, reported and logged.
+          if (loop.closing && watched.used) return settle(loop, entry, outcome, closeScope, started)
           // The partial resource is released before any waiter sees the failure.
           return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
             settle(
@@ -219,17 +223,26 @@ const scopedSingleton = (entry: Entry) =>
     `loop-local: the effect of ${entry.kind} ${keyText(entry)} needs a Scope (it registers a release), so its value would be released at once; use stickySingleton for resources`
   )
 
-/** Starts a construction from inside a fiber: it inherits the caller's context. */
+/**
+ * Starts a construction from inside a fiber: it inherits the caller's context,
+ * but not the uninterruptible region it is started from, so that the close
+ * can interrupt it.
+ */
 const construct = <A, E, R>(
   loop: LoopImpl,
   entry: Entry,
   mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<Fiber.RuntimeFiber<void>, never, Exclude<R, Scope.Scope>> =>
-  Effect.tap(Effect.forkDaemon(construction(loop, entry, mode, make)), (fiber) => {
+  Effect.tap(Effect.forkDaemon(Effect.interruptible(construction(loop, entry, mode, make))), (fiber) => {
     if (entry.pending !== undefined) entry.pending.fiber = fiber
   })
 
+/**
+ * Ends a construction: ready and in the release order, or forgotten with its
+ * waiters failed. A value (or a partial one) that arrives after its loop began
+ * closing is released with the close, as any other.
+ */
 const settle = <A, E>(
   loop: LoopImpl,
   entry: Entry,
@@ -240,33 +253,35 @@ const settle = <A, E>(
   loop.pending.delete(entry)
   const deferred = entry.pending!.deferred
   entry.pending = undefined
+  entry.release = release
   if (Exit.isFailure(exit)) {
     entry.table?.delete(entry.key, entry)
     const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
     Deferred.unsafeDone(deferred, Exit.failCause(cause))
-    return Effect.void
+    return release === undefined ? Effect.void : releaseLate(loop, entry)
   }
   const now = Date.now()
   entry.acquiredAt = small(now - loop.startedAt)
   entry.acquireMs = small(now - started)
   entry.seq = ++loop.completed
-  entry.release = release
   if (!loop.closing) {
-    if (entry.release !== undefined) loop.releases.add(entry)
+    if (release !== undefined) loop.releases.add(entry)
     entry.value = exit.value
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
     return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
   }
-  // Completed although its loop began closing meanwhile: nobody gets the value, and it is released with the loop.
+  // Its waiters were told at the close's start; nobody gets the value.
   entry.table?.delete(entry.key, entry)
-  Deferred.unsafeDone(deferred, Effect.die(closedError(loop.id)))
-  if (entry.release === undefined) return Effect.void
-  if (!loop.releasing) {
-    loop.releases.add(entry)
-    return Effect.void
-  }
-  return releaseEntry(loop, entry)
+  Deferred.unsafeDone(deferred, Exit.die(closedError(loop.id)))
+  return release === undefined ? Effect.void : releaseLate(loop, entry)
+}
+
+/** Before the close has taken its order of releases, a late entry joins it; after, it is released at once. */
+const releaseLate = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
+  if (loop.releasing) return releaseEntry(loop, entry)
+  loop.releases.add(entry)
+  return Effect.void
 }
 
 /**

@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Acquired, construction, insertReady } from "./acquire.js"
-import { Entry, type Owner } from "./entry.js"
+import { type Construction, constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
 import { invalidate as invalidateEffect } from "./evict.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
@@ -25,10 +25,18 @@ import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./re
 import { requireMilliseconds } from "./validate.js"
 
 export type { Acquired } from "./acquire.js"
-export { type Construction, type Entry, makeOwner, type Owner, waitsForItself } from "./entry.js"
+export {
+  type Construction,
+  constructing,
+  type Entry,
+  makeOwner,
+  type Owner,
+  outsideFibers,
+  waitsForItself
+} from "./entry.js"
 export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"
 export { type Cached, type KeyedOptions, keyed, type Lookup } from "./keyed.js"
-export { assertOpen, type LoopImpl as Loop, tableOf } from "./loop.js"
+export { assertOpen, type LoopImpl as Loop, loopOf, tableOf } from "./loop.js"
 export { realmOwner } from "./realm.js"
 export { describe, requireFunction, requireMilliseconds, requireOptions } from "./validate.js"
 
@@ -81,6 +89,15 @@ export const cachedPromise = ({ key, loop, owner }: Place): Promise<unknown> | u
   return entry === undefined ? undefined : entryPromise(entry)
 }
 
+/** The entry for the key, ready or pending, or `undefined`. */
+export const entryOf = ({ key, loop, owner }: Place): Entry | undefined => {
+  assertOpen(loop)
+  return loop.tables.get(owner)?.get(key)
+}
+
+/** The entry's value, or its construction, as a Promise: the same one every time. */
+export const promiseOf = (entry: Entry): Promise<unknown> => entryPromise(entry)
+
 /** The ready entry for the key, or `undefined` (acquisitions in flight are not returned). */
 export const lookup = ({ key, loop, owner }: Place): Entry | undefined => {
   assertOpen(loop)
@@ -89,8 +106,18 @@ export const lookup = ({ key, loop, owner }: Place): Entry | undefined => {
 }
 
 /** Starts a construction outside any fiber; its Promise is taken before, since it may settle within `runFork`. */
-const start = <A, E>(loop: LoopImpl, entry: Entry, make: () => Effect.Effect<Acquired<A>, E>): Promise<A> => {
-  const run = Effect.provideService(construction(loop, entry, "paired", make), LoopTag, loop)
+const start = <A, E>(
+  loop: LoopImpl,
+  entry: Entry,
+  chain: ReadonlyArray<Construction>,
+  make: () => Effect.Effect<Acquired<A>, E>
+): Promise<A> => {
+  const built = construction(loop, entry, "paired", make)
+  const run = Effect.provideService(
+    chain.length === 0 ? built : Effect.locally(built, constructing, chain),
+    LoopTag,
+    loop
+  )
   const promise = entryPromise(entry)
   const fiber = Effect.runFork(run)
   if (entry.pending !== undefined) entry.pending.fiber = fiber
@@ -102,7 +129,12 @@ const start = <A, E>(loop: LoopImpl, entry: Entry, make: () => Effect.Effect<Acq
  * acquisition between concurrent callers; a failure is not cached.
  */
 export const acquire = <A, E>(
-  place: Place & { readonly kind: LoopLocal.EntryKind; readonly make: () => Effect.Effect<Acquired<A>, E> }
+  place: Place & {
+    readonly kind: LoopLocal.EntryKind
+    /** The constructions the caller works for: its construction continues the chain. */
+    readonly chain: ReadonlyArray<Construction>
+    readonly make: () => Effect.Effect<Acquired<A>, E>
+  }
 ): Promise<A> => {
   const { loop } = place
   if (loop.closing) return Promise.reject(closedError(loop.id))
@@ -111,7 +143,7 @@ export const acquire = <A, E>(
   if (existing !== undefined) return entryPromise(existing) as Promise<A>
   const entry = new Entry(place.kind, undefined, table)
   entry.key = table.set(place.key, entry)
-  return start(loop, entry, place.make)
+  return start(loop, entry, place.chain, place.make)
 }
 
 /** Acquires a value with its release, every call anew; `key` only names it in `inspect` and reports. */
@@ -119,11 +151,12 @@ export const acquireEach = <A, E>(options: {
   readonly loop: LoopImpl
   readonly kind: LoopLocal.EntryKind
   readonly key: unknown
+  readonly chain: ReadonlyArray<Construction>
   readonly acquisition: Effect.Effect<Acquired<A>, E>
 }): Promise<A> => {
   const { loop } = options
   if (loop.closing) return Promise.reject(closedError(loop.id))
-  return start(loop, new Entry(options.kind, options.key, undefined), () => options.acquisition)
+  return start(loop, new Entry(options.kind, options.key, undefined), options.chain, () => options.acquisition)
 }
 
 /** Stores a value that is already there under the owner's key (or under none), with an optional release. */

@@ -9,10 +9,11 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText, small } from "./entry.js"
-import { abandoned } from "./errors.js"
-import type { LoopImpl } from "./loop.js"
+import { abandoned, closedError, unfinished } from "./errors.js"
+import { type LoopImpl, LoopTag } from "./loop.js"
 import { logRelease, traced } from "./observe.js"
 
 /**
@@ -42,10 +43,12 @@ interface Timers {
 
 /**
  * The loop's end, as the finalizer of its scope (added first, so it runs
- * last). Constructions in flight are interrupted, then releases run one at a
- * time, last acquired first. At the deadline the release running then is
- * abandoned (left to finish on its own); each remaining one still starts, in
- * order, and is waited for until the event loop's next turn at most.
+ * last). Waiters of unfinished constructions are failed at once and the
+ * constructions interrupted (a Promise-side one cannot be, and is waited
+ * for). One event-loop turn later, releases run one at a time, last acquired
+ * first; then what is still running (constructions, releases started by
+ * `invalidate`) is waited for. At the deadline what still runs is abandoned
+ * and named in the report; a value that arrives later is still released.
  *
  * @internal
  */
@@ -56,14 +59,19 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
     return Effect.gen(function* () {
       const started = Date.now()
       const deadline = started + loop.deadlineMs
-      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-      for (const entry of loop.pending) if (entry.pending?.fiber !== undefined) fibers.push(entry.pending.fiber)
-      yield* Effect.timeoutOption(Fiber.interruptAll(fibers), Math.max(0, deadline - started))
+      const constructions = Array.from(loop.pending)
+      for (const entry of constructions) {
+        // A construction stuck in an uninterruptible region must not hang its waiters, nor hold up the releases.
+        Deferred.unsafeDone(entry.pending!.deferred, Exit.die(closedError(loop.id)))
+        if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
+      }
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
       yield* nextTurn
       yield* releaseAll(loop, deadline)
+      yield* awaitStragglers(loop, constructions, deadline)
       loop.storage.clear()
       loop.tables.clear()
+      loop.sealed = true
       Deferred.unsafeDone(
         loop.closed,
         Exit.succeed({ loopId: loop.id, releases: loop.records, durationMs: Date.now() - started })
@@ -71,6 +79,25 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
       const failures = loop.records.flatMap((r) => (r.cause === undefined ? [] : [r.cause]))
       if (failures.length > 0) return yield* Effect.failCause(failures.reduce(Cause.sequential))
     }) as Effect.Effect<void>
+  })
+
+/**
+ * Waits, until the deadline, for the constructions that were running when the
+ * close began (a value that arrives is released as it settles) and for the
+ * releases `invalidate` started; what still runs then is reported abandoned.
+ */
+const awaitStragglers = (loop: LoopImpl, constructions: ReadonlyArray<Entry>, deadline: number) =>
+  Effect.gen(function* () {
+    const running = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>(loop.evicting)
+    for (const entry of constructions) if (entry.pending?.fiber !== undefined) running.set(entry.pending.fiber, entry)
+    if (running.size === 0) return
+    const done = yield* Effect.timeoutOption(Fiber.awaitAll(running.keys()), Math.max(0, deadline - Date.now()))
+    if (done._tag === "Some") return
+    for (const [fiber, entry] of running) {
+      if (fiber.unsafePoll() !== null) continue
+      const report = record(loop, entry, "abandoned", undefined)
+      if (report !== undefined) yield* logRelease(report)
+    }
   })
 
 const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
@@ -110,7 +137,9 @@ export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   return Effect.suspend(() => {
     entry.releaseState = small(Date.now() - loop.startedAt + 1)
     const key = keyText(entry)
-    return Effect.flatMap(Effect.exit(traced("loop-local.release", entry.kind, key, make())), (exit) => {
+    // Provided, so that code in a release finds the loop being closed, and any use of it fails as closed.
+    const released = traced("loop-local.release", entry.kind, key, Effect.provideService(make(), LoopTag, loop))
+    return Effect.flatMap(Effect.exit(released), (exit) => {
       const outcome = Exit.isSuccess(exit)
         ? record(loop, entry, "ok", undefined, key)
         : record(loop, entry, "failed", exit.cause, key)
@@ -119,8 +148,8 @@ export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   })
 }
 
-/** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. */
-const record = (
+/** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. @internal */
+export const record = (
   loop: LoopImpl,
   entry: Entry,
   outcome: LoopLocal.ReleaseReport["outcome"],
@@ -129,14 +158,23 @@ const record = (
 ): LoopLocal.ReleaseReport | undefined => {
   if (entry.releaseState === -1) return undefined
   const durationMs = entry.releaseState === 0 ? 0 : Date.now() - loop.startedAt + 1 - entry.releaseState
-  entry.releaseState = -1
+  // A construction abandoned now may still bring a value, whose release outcome is then logged too.
+  if (entry.pending === undefined) entry.releaseState = -1
   const report: LoopLocal.ReleaseReport = {
     kind: entry.kind,
     key,
     durationMs,
     outcome,
-    cause: outcome === "abandoned" ? Cause.die(abandoned(entry.kind, key, loop.deadlineMs)) : cause
+    cause:
+      outcome !== "abandoned"
+        ? cause
+        : Cause.die(
+            entry.pending === undefined
+              ? abandoned(entry.kind, key, loop.deadlineMs)
+              : unfinished(entry.kind, key, loop.deadlineMs)
+          )
   }
-  loop.records.push(report)
+  // Outside a close (an invalidation) or after its report was delivered, an outcome is only logged.
+  if (loop.closing && !loop.sealed) loop.records.push(report)
   return report
 }

@@ -8,6 +8,7 @@ import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
 import { equalKeys, type KeyTable, renderKey } from "./key.js"
@@ -33,6 +34,8 @@ export const PENDING: unique symbol = Symbol.for("@loop-local/core/Pending")
 export interface Pending {
   readonly deferred: Deferred.Deferred<unknown, unknown>
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** Whether a close interrupts it: a Promise cannot be stopped, so a Promise-side construction is waited for. */
+  readonly interruptible: boolean
 }
 
 /**
@@ -65,6 +68,25 @@ export const waitsForItself = (
   }
   return undefined
 }
+
+/**
+ * The constructions the current fiber works for, outermost first: inherited
+ * by the construction fibers they start, so that a call waiting for one of
+ * them, which would wait for itself, is caught.
+ *
+ * @internal
+ */
+export const constructing = FiberRef.unsafeMake<ReadonlyArray<Construction>>([])
+
+/**
+ * The chain of constructions of code running outside any fiber, as the host
+ * tracks it (platform-node: AsyncLocalStorage). Effect code started from there
+ * (`loop.runPromise`) continues that chain, so a cycle across the two APIs is
+ * caught too.
+ *
+ * @internal
+ */
+export const outsideFibers = { chain: (): ReadonlyArray<Construction> => [] }
 
 /**
  * One acquisition in a loop: pending while its construction runs, then ready,

@@ -33,3 +33,9 @@ export const abandoned = (kind: LoopLocal.EntryKind, key: string, deadlineMs: nu
   new Error(
     `loop-local: the release of ${kind} ${key} did not finish within the deadline (${deadlineMs} ms) and was abandoned`
   )
+
+/** @internal */
+export const unfinished = (kind: LoopLocal.EntryKind, key: string, deadlineMs: number) =>
+  new Error(
+    `loop-local: the construction of ${kind} ${key} did not finish within the close's deadline (${deadlineMs} ms) and was abandoned; its value is released if it arrives`
+  )

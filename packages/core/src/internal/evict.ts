@@ -7,12 +7,13 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as LoopLocal from "../LoopLocal.js"
-import { nextTurn } from "./close.js"
-import { keyText, type Owner } from "./entry.js"
+import { nextTurn, record } from "./close.js"
+import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
-import { withLoop } from "./loop.js"
+import { LoopTag, withLoop } from "./loop.js"
 import { traced } from "./observe.js"
 
 /**
@@ -37,9 +38,36 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       entry.release = undefined
       if (release === undefined) return
       const text = keyText(entry)
-      yield* nextTurn
-      const fiber = yield* Effect.forkDaemon(traced("loop-local.release", entry.kind, text, Effect.suspend(release)))
-      const done = yield* Effect.timeoutOption(Fiber.await(fiber), loop.deadlineMs)
+      const released = traced(
+        "loop-local.release",
+        entry.kind,
+        text,
+        Effect.provideService(Effect.suspend(release), LoopTag, loop)
+      )
+      // One event-loop turn first, so that a caller the value was just handed to receives it unreleased. A close
+      // that begins meanwhile waits for this release (within its deadline) and reports it.
+      const fiber = yield* Effect.forkDaemon(
+        Effect.zipRight(
+          nextTurn,
+          Effect.suspend(() => {
+            entry.releaseState = small(Date.now() - loop.startedAt + 1)
+            return Effect.tap(Effect.exit(released), (exit) => {
+              if (loop.closing) {
+                record(
+                  loop,
+                  entry,
+                  Exit.isSuccess(exit) ? "ok" : "failed",
+                  Exit.isFailure(exit) ? exit.cause : undefined,
+                  text
+                )
+              }
+            })
+          })
+        )
+      )
+      loop.evicting.set(fiber, entry)
+      fiber.addObserver(() => loop.evicting.delete(fiber))
+      const done = yield* Effect.timeoutOption(Fiber.join(fiber), loop.deadlineMs)
       if (done._tag === "None") return yield* Effect.die(abandoned(entry.kind, text, loop.deadlineMs))
       return yield* done.value
     })

@@ -5,15 +5,19 @@
  * nothing about acquiring or releasing: `acquire.ts`, `close.ts` and
  * `evict.ts` do, on this state.
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { type Entry, keyText, type Owner } from "./entry.js"
-import { closedError } from "./errors.js"
+import { constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
+import { closedError, isLoopClosedError } from "./errors.js"
 import { KeyTable } from "./key.js"
 import { debugEnabled } from "./observe.js"
 
@@ -42,6 +46,10 @@ export class LoopImpl implements LoopLocal.Loop {
   releasing = false
   /** Counts completed acquisitions (and atExit registrations), to order them. */
   completed = 0
+  /** Set once the close's report is delivered: outcomes after it are only logged. */
+  sealed = false
+  /** Releases started by `invalidate` and still running: a close waits for them. */
+  readonly evicting = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>()
 
   constructor(
     readonly id: number,
@@ -54,7 +62,21 @@ export class LoopImpl implements LoopLocal.Loop {
 
   runPromise<A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>): Promise<A> {
     if (this.closing) return Promise.reject(closedError(this.id))
-    return Effect.runPromise(Effect.provideService(effect, LoopTag, this))
+    // Effect code started by a construction outside any fiber continues its chain, so a cycle across the APIs is caught.
+    const chain = outsideFibers.chain()
+    const run = Effect.provideService(
+      chain.length === 0 ? effect : Effect.locally(effect, constructing, chain),
+      LoopTag,
+      this
+    )
+    return Effect.runPromiseExit(run).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      // A use of this loop after it closed is told as such, not as a FiberFailure.
+      const closed = Cause.find(exit.cause, (c) =>
+        Cause.isDieType(c) && isLoopClosedError(c.defect) ? Option.some(c.defect) : Option.none()
+      )
+      throw Option.isSome(closed) ? closed.value : Runtime.makeFiberFailure(exit.cause)
+    })
   }
 
   /** What the loop holds now, in order of acquisition completion. */

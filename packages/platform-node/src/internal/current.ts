@@ -3,6 +3,7 @@ import type { LoopLocal } from "@loop-local/core"
 import * as core from "@loop-local/core/internal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { AsyncLocalStorage } from "node:async_hooks"
 
 /**
@@ -65,35 +66,51 @@ function closeDefaultBeforeExit() {
   if (!loop.isClosed) void core.close(loop)
 }
 
-/** @internal */
-export const currentLoop = (): core.Loop => nodeRealm.bound.getStore()?.loop ?? core.defaultLoop()
-
 /**
- * The error for a call that would wait for a construction its calling tree
- * works for and that has not settled: it would wait forever.
+ * The loop of a Promise-API call. Made while an Effect fiber runs, it is that
+ * fiber's `LoopLocal` service: AsyncLocalStorage does not follow a fiber woken
+ * by another loop's fiber (a shared semaphore or queue), so it decides only
+ * outside fibers, and the default loop outside any `run()`.
  *
  * @internal
  */
-export const selfDependency = (
-  bound: Bound | undefined,
-  loop: core.Loop,
-  owner: core.Owner,
-  key: unknown
-): Error | undefined =>
-  bound === undefined || bound.constructing.length === 0
-    ? undefined
-    : core.waitsForItself(bound.constructing, core.tableOf(loop, owner), key)
+export const currentLoop = (): core.Loop => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "Some") {
+    const loop = core.loopOf(fiber.value)
+    if (loop !== undefined) return loop
+  }
+  return nodeRealm.bound.getStore()?.loop ?? core.defaultLoop()
+}
+
+/** The constructions the current call works for, found where its loop is: in the fiber, else in the call tree. @internal */
+export const currentChain = (): ReadonlyArray<core.Construction> => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "Some" && core.loopOf(fiber.value) !== undefined) return fiber.value.getFiberRef(core.constructing)
+  return nodeRealm.bound.getStore()?.constructing ?? []
+}
+
+core.outsideFibers.chain = currentChain
+
+/**
+ * The error for a call that would wait for a construction its caller works
+ * for and that has not settled: it would wait forever.
+ *
+ * @internal
+ */
+export const selfDependency = (loop: core.Loop, owner: core.Owner, key: unknown): Error | undefined => {
+  const chain = currentChain()
+  return chain.length === 0 ? undefined : core.waitsForItself(chain, core.tableOf(loop, owner), key)
+}
 
 /**
  * Runs a factory for `construction`: with its loop as the current loop, and
- * the construction added to the chain the calling tree works for.
+ * the construction added to the chain its caller works for.
  *
  * @internal
  */
-export const runFactory = <A>(construction: Construction, factory: () => A): A => {
-  const chain = nodeRealm.bound.getStore()?.constructing ?? []
-  return nodeRealm.bound.run({ loop: construction.loop, constructing: [...chain, construction] }, factory)
-}
+export const runFactory = <A>(construction: Construction, factory: () => A): A =>
+  nodeRealm.bound.run({ loop: construction.loop, constructing: [...currentChain(), construction] }, factory)
 
 /** @internal */
 export const requireFunction = core.requireFunction
@@ -127,10 +144,12 @@ export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefi
  * @internal
  */
 export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.withFiberRuntime((fiber) => {
+    // Its whole call tree, awaits included, has the loop being closed as its current loop.
+    const loop = core.loopOf(fiber)
     let result: unknown
     try {
-      result = release()
+      result = loop === undefined ? release() : nodeRealm.bound.run({ loop, constructing: [] }, release)
     } catch (error) {
       return Effect.die(error)
     }
@@ -176,17 +195,7 @@ export const acquirePromise = <A>(
         const releaseValue = releaseOf(value, release)
         if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
         return Effect.succeed({ value, release: releaseThunk(releaseValue) })
-      }),
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          promise
-            .then((value) => {
-              const late = releaseOf(value, release)
-              if (typeof late === "function") return late()
-            })
-            .catch(() => undefined)
-        })
-      )
+      })
     )
   })
 
@@ -203,6 +212,22 @@ export const reportsToPrint = (reports: ReadonlyArray<LoopLocal.ShutdownReport>)
 /** Closes every loop of `run()` still open and the default loop, at once, each within the deadline. @internal */
 export const closeAll = (deadlineMs: number | undefined): Promise<Array<LoopLocal.ShutdownReport>> =>
   Promise.all([...nodeRealm.runLoops, core.defaultLoop()].map((loop) => core.close(loop, { deadlineMs })))
+
+/**
+ * While the loops close on a signal, an error thrown or rejected elsewhere
+ * (typically `main` failing because its loop closed under it, then a
+ * top-level `await run(main)` rejecting) must not end the process before the
+ * releases have run: it is printed, as Node would print it, and the process
+ * exits with the signal's code once the loops are closed.
+ *
+ * @internal
+ */
+export const holdExitThroughErrors = (signal: NodeJS.Signals): void => {
+  process.on("uncaughtException", (error) => {
+    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+    process.stderr.write(`loop-local: while closing on ${signal}: ${text}\n`)
+  })
+}
 
 /** The exit code of a process ended by a signal: 128 plus the signal's number. @internal */
 export const signalExitCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)
