@@ -41,7 +41,8 @@ const cyclicKeyError = () =>
 /** `Hash.combine`, uncurried: the curried form allocates a closure per call on this hot path. */
 const combine = (h: number, b: number): number => (h * 53) ^ b
 
-const hashKey = (u: unknown, depth: number): number => {
+/** @internal */
+export const hashKey = (u: unknown, depth: number): number => {
   if (typeof u !== "object" || u === null) return Hash.hash(u)
   if (depth > MAX_DEPTH) throw cyclicKeyError()
   let h: number
@@ -101,18 +102,18 @@ const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): bool
 
 /**
  * A copy of the plain parts of a key, so that a caller mutating its argument
- * later cannot corrupt the table. Never handed out, so not frozen: frozen
- * objects are slower to walk.
+ * later cannot corrupt the table. Handed out only to the loop, which never
+ * mutates it, so not frozen: frozen objects are slower to walk.
  */
-const snapshot = (u: unknown): unknown => {
-  if (u instanceof ArgList) return new ArgList(u.args.map(snapshot))
-  if (Array.isArray(u)) return u.map(snapshot)
-  if (typeof u === "object" && u !== null && isPlainObject(u)) {
-    const copy: Record<string, unknown> = {}
-    for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k])
-    return copy
-  }
-  return u
+const snapshot = (u: unknown, depth: number): unknown => {
+  if (typeof u !== "object" || u === null) return u
+  if (depth > MAX_DEPTH) throw cyclicKeyError()
+  if (u instanceof ArgList) return new ArgList(u.args.map((a) => snapshot(a, depth + 1)))
+  if (Array.isArray(u)) return u.map((a) => snapshot(a, depth + 1))
+  if (!isPlainObject(u)) return u
+  const copy: Record<string, unknown> = {}
+  for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k], depth + 1)
+  return copy
 }
 
 interface Bucket<V> {
@@ -152,32 +153,42 @@ export class KeyTable<V> {
     return undefined
   }
 
-  set(key: unknown, value: V): void {
+  /**
+   * Stores `value` under a copy of a structural key, or under the key itself,
+   * and returns the key stored: the one `delete` takes.
+   */
+  set(key: unknown, value: V): unknown {
     if (this.byIdentity || !isStructural(key)) {
       this.byValue.set(key, value)
-      return
+      return key
     }
-    const h = hashKey(key, 0)
+    const stored = snapshot(key, 0)
+    // The copy's hash, not the argument's: a getter may answer differently the next time.
+    const h = hashKey(stored, 0)
     this.last = undefined
     this.byHash ??= new Map()
     const buckets = this.byHash.get(h)
-    const bucket = { key: snapshot(key), value }
-    if (buckets === undefined) {
-      this.byHash.set(h, [bucket])
-      return
+    const bucket = { key: stored, value }
+    if (buckets === undefined) this.byHash.set(h, [bucket])
+    else {
+      const i = buckets.findIndex((b) => equalKeys(b.key, stored))
+      if (i === -1) buckets.push(bucket)
+      else buckets[i] = bucket
     }
-    const i = buckets.findIndex((b) => equalKeys(b.key, key))
-    if (i === -1) buckets.push(bucket)
-    else buckets[i] = bucket
+    return stored
   }
 
-  /** Removes the key only while it still maps to `value`. */
-  delete(key: unknown, value: V): void {
-    if (this.byIdentity || !isStructural(key)) {
-      if (this.byValue.get(key) === value) this.byValue.delete(key)
+  /**
+   * Removes `value` while it is the one stored. `storedKey` is what `set`
+   * returned: nobody mutates it, so it hashes as it did then, whatever the
+   * caller did since to the object it passed.
+   */
+  delete(storedKey: unknown, value: V): void {
+    if (this.byIdentity || !isStructural(storedKey)) {
+      if (this.byValue.get(storedKey) === value) this.byValue.delete(storedKey)
       return
     }
-    const h = hashKey(key, 0)
+    const h = hashKey(storedKey, 0)
     const buckets = this.byHash?.get(h)
     if (buckets === undefined) return
     if (this.last?.value === value) this.last = undefined

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "@effect/vitest"
+import { KeyTable } from "../src/internal/key.js"
+
+describe("KeyTable", () => {
+  it("deletes by the key set returned, after the caller mutated the object it passed", () => {
+    const table = new KeyTable<string>(false)
+    const config = { host: "a", opts: { ssl: true } }
+    const stored = table.set(config, "pool")
+    config.host = "b"
+    config.opts.ssl = false
+    expect(table.get({ host: "a", opts: { ssl: true } })).toBe("pool")
+    expect(table.get(config)).toBeUndefined()
+    table.delete(stored, "pool")
+    expect(table.get({ host: "a", opts: { ssl: true } })).toBeUndefined()
+    expect([...table.values()]).toEqual([])
+  })
+
+  it("returns a copy of a structural key, and primitive and identity keys themselves", () => {
+    const table = new KeyTable<number>(false)
+    const config = { host: "a", hosts: ["x"] }
+    const stored = table.set(config, 1)
+    expect(stored).not.toBe(config)
+    expect(stored).toEqual(config)
+    const instance = new Map()
+    expect(table.set("url", 2)).toBe("url")
+    expect(table.set(instance, 3)).toBe(instance)
+    expect(new KeyTable<number>(true).set(config, 4)).toBe(config)
+  })
+
+  it("deletes a value only while it is the one stored", () => {
+    for (const byIdentity of [false, true]) {
+      const table = new KeyTable<string>(byIdentity)
+      const key = byIdentity ? "k" : { k: 1 }
+      const first = table.set(key, "first")
+      const second = table.set(key, "second")
+      table.delete(first, "first")
+      expect(table.get(key)).toBe("second")
+      table.delete(second, "second")
+      expect(table.get(key)).toBeUndefined()
+    }
+  })
+})
