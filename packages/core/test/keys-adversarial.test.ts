@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { KeyTable } from "../src/internal/key.js"
+import { equalKeys, KeyTable } from "../src/internal/key.js"
 
 describe("KeyTable", () => {
   it("deletes by the key set returned, after the caller mutated the object it passed", () => {
@@ -38,5 +38,28 @@ describe("KeyTable", () => {
       table.delete(second, "second")
       expect(table.get(key)).toBeUndefined()
     }
+  })
+})
+
+describe("keys with an own __proto__ property (as JSON.parse makes them)", () => {
+  it("are equal when parsed from one text, and stored with the property, not as a prototype", () => {
+    const table = new KeyTable<number>(false)
+    const stored = table.set(JSON.parse('{"host":"db","__proto__":{"a":1}}'), 1)
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype)
+    expect(Object.keys(stored as object)).toEqual(["host", "__proto__"])
+    expect(table.get(JSON.parse('{"host":"db","__proto__":{"a":1}}'))).toBe(1)
+    table.set(JSON.parse('{"host":"db","__proto__":"x"}'), 2)
+    expect(table.get(JSON.parse('{"host":"db","__proto__":"x"}'))).toBe(2)
+    expect(table.get({ host: "db" })).toBeUndefined()
+  })
+
+  it("differ when their __proto__ values differ", () => {
+    const table = new KeyTable<number>(false)
+    table.set(JSON.parse('{"__proto__":{"a":1}}'), 1)
+    expect(table.get(JSON.parse('{"__proto__":{"a":2}}'))).toBeUndefined()
+    table.set(JSON.parse('{"__proto__":{"a":2}}'), 2)
+    expect(table.get(JSON.parse('{"__proto__":{"a":1}}'))).toBe(1)
+    expect(equalKeys(JSON.parse('{"__proto__":1}'), {})).toBe(false)
+    expect(equalKeys({}, JSON.parse('{"__proto__":1}'))).toBe(false)
   })
 })

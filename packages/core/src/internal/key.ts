@@ -112,8 +112,14 @@ const snapshot = (u: unknown, depth: number): unknown => {
   if (Array.isArray(u)) return u.map((a) => snapshot(a, depth + 1))
   if (!isPlainObject(u)) return u
   const copy: Record<string, unknown> = {}
-  for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k], depth + 1)
+  for (const k of Object.keys(u)) put(copy, k, snapshot((u as Record<string, unknown>)[k], depth + 1))
   return copy
+}
+
+/** Assigning "__proto__" would set the prototype; in a key it is a property like any other (JSON.parse makes it one). */
+const put = (o: Record<string, unknown>, k: string, v: unknown): void => {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+  else o[k] = v
 }
 
 interface Bucket<V> {
