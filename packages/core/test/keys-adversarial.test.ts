@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { equalKeys, KeyTable } from "../src/internal/key.js"
+import { equalKeys, hashKey, KeyTable } from "../src/internal/key.js"
 
 describe("KeyTable", () => {
   it("deletes by the key set returned, after the caller mutated the object it passed", () => {
@@ -61,5 +61,40 @@ describe("keys with an own __proto__ property (as JSON.parse makes them)", () =>
     expect(table.get(JSON.parse('{"__proto__":{"a":1}}'))).toBe(1)
     expect(equalKeys(JSON.parse('{"__proto__":1}'), {})).toBe(false)
     expect(equalKeys({}, JSON.parse('{"__proto__":1}'))).toBe(false)
+  })
+})
+
+describe("symbol-keyed properties", () => {
+  const tenant = Symbol("tenant")
+
+  it("are part of a structural key, as in util.isDeepStrictEqual", () => {
+    const table = new KeyTable<string>(false)
+    table.set({ [tenant]: "acme" }, "acme")
+    expect(table.get({ [tenant]: "globex" })).toBeUndefined()
+    expect(table.get({ [tenant]: "acme" })).toBe("acme")
+    expect(table.get({})).toBeUndefined()
+    expect(table.get({ db: { [tenant]: "acme" } })).toBeUndefined()
+    table.set({ db: { [tenant]: "acme" } }, "nested")
+    expect(table.get({ db: { [tenant]: "globex" } })).toBeUndefined()
+    expect(table.get({ db: { [tenant]: "acme" } })).toBe("nested")
+  })
+
+  it("compare by the symbol itself and ignore non-enumerable ones", () => {
+    expect(equalKeys({ x: 1, [tenant]: "a" }, { [tenant]: "a", x: 1 })).toBe(true)
+    expect(equalKeys({ [tenant]: "a" }, {})).toBe(false)
+    expect(equalKeys({}, { [tenant]: "a" })).toBe(false)
+    expect(equalKeys({ [Symbol("t")]: 1 }, { [Symbol("t")]: 1 })).toBe(false)
+    expect(equalKeys(Object.defineProperty({}, tenant, { value: 1, enumerable: false }), {})).toBe(true)
+    expect(hashKey({ x: 1, [tenant]: "a" }, 0)).toBe(hashKey({ [tenant]: "a", x: 1 }, 0))
+  })
+
+  it("are copied when stored", () => {
+    const table = new KeyTable<string>(false)
+    const config = { [tenant]: { name: "acme" } }
+    const stored = table.set(config, "acme")
+    config[tenant].name = "globex"
+    expect(table.get({ [tenant]: { name: "acme" } })).toBe("acme")
+    table.delete(stored, "acme")
+    expect(table.get({ [tenant]: { name: "acme" } })).toBeUndefined()
   })
 })

@@ -29,6 +29,7 @@ const isStructural = (u: unknown): u is object =>
   (Array.isArray(u) || isPlainObject(u) || u instanceof ArgList || Equal.isEqual(u))
 
 const hasOwn = Object.prototype.hasOwnProperty
+const isEnumerable = Object.prototype.propertyIsEnumerable
 
 /** Deeper than this, a key is taken to contain itself: real keys are shallow, and a cycle must not overflow the stack. */
 const MAX_DEPTH = 64
@@ -57,6 +58,13 @@ export const hashKey = (u: unknown, depth: number): number => {
         h = (h + combine(Hash.string(k), hashKey((u as Record<string, unknown>)[k], depth + 1))) | 0
       }
     }
+    const symbols = Object.getOwnPropertySymbols(u)
+    for (let i = 0; i < symbols.length; i++) {
+      const s = symbols[i]!
+      if (isEnumerable.call(u, s)) {
+        h = (h + combine(Hash.hash(s), hashKey((u as Record<symbol, unknown>)[s], depth + 1))) | 0
+      }
+    }
   } else if (u instanceof ArgList) {
     h = 0x2a5b
     for (let i = 0; i < u.args.length; i++) h = combine(h, hashKey(u.args[i], depth + 1))
@@ -73,12 +81,15 @@ const ownKeyCount = (u: object): number => {
 }
 
 /** @internal */
-export const equalKeys = (a: unknown, b: unknown): boolean => {
+export const equalKeys = (a: unknown, b: unknown): boolean => equal(a, b, false)
+
+/** With `aIsCopy`, `a` is what `snapshot` made, whose symbol-keyed properties were listed when it was made. */
+const equal = (a: unknown, b: unknown, aIsCopy: boolean): boolean => {
   if (a === b) return true
   if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) {
     return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b)
   }
-  if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b)
+  if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b, aIsCopy)
   if (isPlainObject(a)) {
     if (Array.isArray(b) || !isPlainObject(b)) return false
     let n = 0
@@ -86,18 +97,46 @@ export const equalKeys = (a: unknown, b: unknown): boolean => {
       if (!hasOwn.call(a, k)) continue
       n++
       if (!hasOwn.call(b, k)) return false
-      if (!equalKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+      if (!equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], aIsCopy)) return false
     }
-    return n === ownKeyCount(b)
+    return n === ownKeyCount(b) && equalSymbols(a, b, aIsCopy)
   }
-  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)
+  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args, aIsCopy)
   return Equal.isEqual(a) && Equal.equals(a, b)
 }
 
-const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean => {
+const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>, aIsCopy: boolean): boolean => {
   if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (!equalKeys(a[i], b[i])) return false
+  for (let i = 0; i < a.length; i++) if (!equal(a[i], b[i], aIsCopy)) return false
   return true
+}
+
+const NO_SYMBOLS: ReadonlyArray<symbol> = []
+
+/**
+ * The enumerable symbol-keyed properties of each copy that has any. Listing
+ * them allocates and takes as long as comparing a small config, so a stored
+ * key's are listed once, when it is stored.
+ */
+const symbolsOfCopies = new WeakMap<object, ReadonlyArray<symbol>>()
+
+const enumerableSymbols = (u: object): ReadonlyArray<symbol> =>
+  Object.getOwnPropertySymbols(u).filter((s) => isEnumerable.call(u, s))
+
+/** Symbol-keyed properties count as in `util.isDeepStrictEqual`: the enumerable own ones. Compared last, as listing them is slow. */
+const equalSymbols = (a: object, b: object, aIsCopy: boolean): boolean => {
+  const ofA = aIsCopy ? (symbolsOfCopies.get(a) ?? NO_SYMBOLS) : Object.getOwnPropertySymbols(a)
+  const ofB = Object.getOwnPropertySymbols(b)
+  let n = 0
+  for (let i = 0; i < ofA.length; i++) {
+    const s = ofA[i]!
+    if (!isEnumerable.call(a, s)) continue
+    n++
+    if (!isEnumerable.call(b, s)) return false
+    if (!equal((a as Record<symbol, unknown>)[s], (b as Record<symbol, unknown>)[s], aIsCopy)) return false
+  }
+  for (let i = 0; i < ofB.length; i++) if (isEnumerable.call(b, ofB[i]!)) n--
+  return n === 0
 }
 
 /**
@@ -111,8 +150,11 @@ const snapshot = (u: unknown, depth: number): unknown => {
   if (u instanceof ArgList) return new ArgList(u.args.map((a) => snapshot(a, depth + 1)))
   if (Array.isArray(u)) return u.map((a) => snapshot(a, depth + 1))
   if (!isPlainObject(u)) return u
-  const copy: Record<string, unknown> = {}
+  const copy: Record<PropertyKey, unknown> = {}
   for (const k of Object.keys(u)) put(copy, k, snapshot((u as Record<string, unknown>)[k], depth + 1))
+  const symbols = enumerableSymbols(u)
+  for (const s of symbols) copy[s] = snapshot((u as Record<symbol, unknown>)[s], depth + 1)
+  if (symbols.length > 0) symbolsOfCopies.set(copy, symbols)
   return copy
 }
 
@@ -147,11 +189,11 @@ export class KeyTable<V> {
   get(key: unknown): V | undefined {
     if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
     const last = this.last
-    if (last !== undefined && equalKeys(last.key, key)) return last.value
+    if (last !== undefined && equal(last.key, key, true)) return last.value
     const buckets = this.byHash?.get(hashKey(key, 0))
     if (buckets === undefined) return undefined
     for (const bucket of buckets) {
-      if (equalKeys(bucket.key, key)) {
+      if (equal(bucket.key, key, true)) {
         this.last = bucket
         return bucket.value
       }
@@ -177,7 +219,7 @@ export class KeyTable<V> {
     const bucket = { key: stored, value }
     if (buckets === undefined) this.byHash.set(h, [bucket])
     else {
-      const i = buckets.findIndex((b) => equalKeys(b.key, stored))
+      const i = buckets.findIndex((b) => equal(b.key, stored, true))
       if (i === -1) buckets.push(bucket)
       else buckets[i] = bucket
     }
