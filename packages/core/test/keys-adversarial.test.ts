@@ -98,3 +98,30 @@ describe("symbol-keyed properties", () => {
     expect(table.get({ [tenant]: { name: "acme" } })).toBeUndefined()
   })
 })
+
+describe("numbers in structural keys", () => {
+  const N = 20_000
+  const shapes: Record<string, (i: number) => unknown> = {
+    "{ v: i + 0.5 }": (i) => ({ v: i + 0.5 }),
+    "{ v: i / 10 }": (i) => ({ v: i / 10 }),
+    "[i * 0.25]": (i) => [i * 0.25],
+    "{ lat: 48 + i / 1e4, lng: 2.35 }": (i) => ({ lat: 48 + i / 1e4, lng: 2.35 }),
+    "{ v: i * 2 ** 32 }": (i) => ({ v: i * 2 ** 32 }),
+    "{ v: i }": (i) => ({ v: i })
+  }
+
+  it.each(Object.entries(shapes))("spread over distinct hashes: %s", (_, make) => {
+    const hashes = new Set<number>()
+    for (let i = 0; i < N; i++) hashes.add(hashKey(make(i), 0))
+    expect(hashes.size).toBeGreaterThan(19_000)
+  })
+
+  it("hash 0 and -0 alike, and every NaN alike", () => {
+    const nanWithPayload = new Float64Array(new Uint32Array([1, 0x7ff80000]).buffer)[0]!
+    expect(hashKey({ a: 0 }, 0)).toBe(hashKey({ a: -0 }, 0))
+    expect(hashKey([NaN], 0)).toBe(hashKey([nanWithPayload], 0))
+    const table = new KeyTable<number>(false)
+    table.set({ a: -0, b: NaN }, 1)
+    expect(table.get({ a: 0, b: nanWithPayload })).toBe(1)
+  })
+})

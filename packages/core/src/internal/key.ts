@@ -42,8 +42,25 @@ const cyclicKeyError = () =>
 /** `Hash.combine`, uncurried: the curried form allocates a closure per call on this hot path. */
 const combine = (h: number, b: number): number => (h * 53) ^ b
 
+const float64 = new Float64Array(1)
+const float64Words = new Int32Array(float64.buffer)
+
+/**
+ * The hash of a number in a key, from all its bits: `Hash.number` gives every
+ * i + 0.5 the same hash, and a table of such keys degrades to a linear scan.
+ * Equal numbers hash alike: 0 and -0, and every NaN.
+ */
+const hashNumber = (n: number): number => {
+  if (n === 0) return 0
+  if (Number.isNaN(n)) return 1
+  float64[0] = n
+  const h = Math.imul(float64Words[0]! ^ Math.imul(float64Words[1]!, 0x27d4eb2d), 0x9e3779b1)
+  return h ^ (h >>> 15)
+}
+
 /** @internal */
 export const hashKey = (u: unknown, depth: number): number => {
+  if (typeof u === "number") return hashNumber(u)
   if (typeof u !== "object" || u === null) return Hash.hash(u)
   if (depth > MAX_DEPTH) throw cyclicKeyError()
   let h: number
