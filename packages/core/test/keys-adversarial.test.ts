@@ -1,5 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { equalKeys, hashKey, KeyTable } from "../src/internal/key.js"
+import { Effect } from "effect"
+import { equalKeys, hashKey, KeyTable, keyOfArgs } from "../src/internal/key.js"
+import { LoopLocal } from "../src/index.js"
+import { makeLoop } from "./helpers.js"
 
 describe("KeyTable", () => {
   it("deletes by the key set returned, after the caller mutated the object it passed", () => {
@@ -123,5 +126,32 @@ describe("numbers in structural keys", () => {
     const table = new KeyTable<number>(false)
     table.set({ a: -0, b: NaN }, 1)
     expect(table.get({ a: 0, b: nanWithPayload })).toBe(1)
+  })
+})
+
+describe("keyOfArgs", () => {
+  it("ignores trailing undefined arguments", () => {
+    expect(keyOfArgs(["a", undefined])).toBe("a")
+    expect(keyOfArgs(["a", undefined, undefined])).toBe("a")
+    expect(keyOfArgs([undefined])).toBe(keyOfArgs([]))
+    expect(keyOfArgs([undefined, undefined])).toBe(keyOfArgs([]))
+    expect(equalKeys(keyOfArgs([1, 2, undefined]), keyOfArgs([1, 2]))).toBe(true)
+  })
+
+  it("keeps undefined arguments before the last defined one", () => {
+    expect(equalKeys(keyOfArgs([undefined, 1]), keyOfArgs([1]))).toBe(false)
+    expect(equalKeys(keyOfArgs([1, undefined, 2]), keyOfArgs([1, 2]))).toBe(false)
+    expect(equalKeys(keyOfArgs([1, undefined, 2]), keyOfArgs([1, undefined, 2, undefined]))).toBe(true)
+  })
+
+  it("makes f(x) and f(x, undefined) one singleton", async () => {
+    let runs = 0
+    const f = LoopLocal.singleton((_a?: string, _b?: number) => Effect.sync(() => ++runs))
+    const loop = makeLoop()
+    const values = await loop.runPromise(
+      Effect.all([f("a"), f("a", undefined), f(), f(undefined), f(undefined, undefined), f("a", 1)])
+    )
+    expect(values).toEqual([1, 1, 2, 2, 2, 3])
+    await loop.dispose()
   })
 })

@@ -4,18 +4,26 @@ import * as Hash from "effect/Hash"
 import * as Layer from "effect/Layer"
 
 /**
- * The key of a call with zero or several arguments. A single argument is its
- * own key, so the common one-argument hit needs no allocation.
+ * The key of a call with several arguments. A single argument is its own key,
+ * so the common one-argument hit needs no allocation.
  */
 class ArgList {
   constructor(readonly args: ReadonlyArray<unknown>) {}
 }
 
-const NO_ARGS = Symbol.for("@loop-local/core/NoArgs")
-
-/** @internal */
-export const keyOfArgs = (args: ArrayLike<unknown>): unknown =>
-  args.length === 1 ? args[0] : args.length === 0 ? NO_ARGS : new ArgList(Array.isArray(args) ? args : Array.from(args))
+/**
+ * Trailing `undefined` arguments do not count, as an omitted optional
+ * parameter does not: `f("a")` is `f("a", undefined)`, and `f()` is
+ * `f(undefined)`, whose key is `undefined`.
+ *
+ * @internal
+ */
+export const keyOfArgs = (args: ArrayLike<unknown>): unknown => {
+  let n = args.length
+  while (n > 0 && args[n - 1] === undefined) n--
+  if (n <= 1) return args[0]
+  return new ArgList(n === args.length && Array.isArray(args) ? args : Array.prototype.slice.call(args, 0, n))
+}
 
 const isPlainObject = (u: object): boolean => {
   const proto = Object.getPrototypeOf(u)
@@ -273,9 +281,10 @@ const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi
 
 /** Renders a key for people: readable, bounded, with passwords in URLs masked. @internal */
 export const renderKey = (key: unknown): string => {
+  // The key of f() and of f(undefined).
+  if (key === undefined) return "()"
   const seen: Array<object> = []
   const render = (u: unknown, depth: number): string => {
-    if (u === NO_ARGS) return "()"
     if (typeof u === "string") return JSON.stringify(u.replace(URL_CREDENTIALS, "$1***@"))
     if (typeof u === "bigint") return `${u}n`
     if (typeof u === "function") return `[function ${u.name || "anonymous"}]`
