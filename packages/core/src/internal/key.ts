@@ -1,13 +1,16 @@
-import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
-import * as Layer from "effect/Layer"
+
+// Until loop.ts imports it from render.js.
+export { renderKey } from "./render.js"
 
 /**
  * The key of a call with several arguments. A single argument is its own key,
  * so the common one-argument hit needs no allocation.
+ *
+ * @internal
  */
-class ArgList {
+export class ArgList {
   constructor(readonly args: ReadonlyArray<unknown>) {}
 }
 
@@ -25,7 +28,8 @@ export const keyOfArgs = (args: ArrayLike<unknown>): unknown => {
   return new ArgList(n === args.length && Array.isArray(args) ? args : Array.prototype.slice.call(args, 0, n))
 }
 
-const isPlainObject = (u: object): boolean => {
+/** @internal */
+export const isPlainObject = (u: object): boolean => {
   const proto = Object.getPrototypeOf(u)
   return proto === Object.prototype || proto === null
 }
@@ -275,38 +279,4 @@ export class KeyTable<V> {
     yield* this.byValue.values()
     if (this.byHash !== undefined) for (const buckets of this.byHash.values()) for (const b of buckets) yield b.value
   }
-}
-
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi
-
-/** Renders a key for people: readable, bounded, with passwords in URLs masked. @internal */
-export const renderKey = (key: unknown): string => {
-  // The key of f() and of f(undefined).
-  if (key === undefined) return "()"
-  const seen: Array<object> = []
-  const render = (u: unknown, depth: number): string => {
-    if (typeof u === "string") return JSON.stringify(u.replace(URL_CREDENTIALS, "$1***@"))
-    if (typeof u === "bigint") return `${u}n`
-    if (typeof u === "function") return `[function ${u.name || "anonymous"}]`
-    if (typeof u !== "object" || u === null) return String(u)
-    if (seen.includes(u)) return "[cycle]"
-    if (depth > 3) return "…"
-    seen.push(u)
-    try {
-      if (u instanceof ArgList) return `(${u.args.map((a) => render(a, depth + 1)).join(", ")})`
-      if (Array.isArray(u)) return `[${u.map((a) => render(a, depth + 1)).join(", ")}]`
-      if (isPlainObject(u)) {
-        const fields = Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`)
-        return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`
-      }
-      if (Layer.isLayer(u)) return "[Layer]"
-      if (Effect.isEffect(u)) return "[Effect]"
-      const name = (u as { constructor?: { name?: string } }).constructor?.name
-      return `[${name || "object"}]`
-    } finally {
-      seen.pop()
-    }
-  }
-  const text = render(key, 0)
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text
 }
