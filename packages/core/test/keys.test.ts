@@ -77,9 +77,9 @@ describe("keys", () => {
     expect(runs).toBe(3)
   })
 
-  it("tells apart arguments that differ only in arity or nesting", async () => {
+  it("tells apart arguments that differ in arity (trailing undefined ones aside) or nesting", async () => {
     const { values } = await constructions<ReadonlyArray<unknown>>([[1, 2], [[1, 2]], [1], [], [undefined], [1, 2]])
-    expect(values).toEqual([1, 2, 3, 4, 5, 1])
+    expect(values).toEqual([1, 2, 3, 4, 4, 1])
   })
 
   it("compares primitives by value, including NaN, -0 and bigint", async () => {

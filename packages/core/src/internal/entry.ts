@@ -11,7 +11,8 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
-import { equalKeys, type KeyTable, renderKey } from "./key.js"
+import { equalKeys, type KeyTable } from "./key.js"
+import { renderKey } from "./render.js"
 
 /**
  * Who owns a set of keys in a loop's table: one per `singleton`,

@@ -6,7 +6,7 @@
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
 import type * as LoopLocal from "../LoopLocal.js"
-import { renderKey } from "./key.js"
+import { renderKey } from "./render.js"
 
 /** @internal */
 export class LoopClosedError extends Data.TaggedError("LoopClosedError")<{

@@ -1,23 +1,32 @@
-import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
-import * as Layer from "effect/Layer"
 
 /**
- * The key of a call with zero or several arguments. A single argument is its
- * own key, so the common one-argument hit needs no allocation.
+ * The key of a call with several arguments. A single argument is its own key,
+ * so the common one-argument hit needs no allocation.
+ *
+ * @internal
  */
-class ArgList {
+export class ArgList {
   constructor(readonly args: ReadonlyArray<unknown>) {}
 }
 
-const NO_ARGS = Symbol.for("@loop-local/core/NoArgs")
+/**
+ * Trailing `undefined` arguments do not count, as an omitted optional
+ * parameter does not: `f("a")` is `f("a", undefined)`, and `f()` is
+ * `f(undefined)`, whose key is `undefined`.
+ *
+ * @internal
+ */
+export const keyOfArgs = (args: ArrayLike<unknown>): unknown => {
+  let n = args.length
+  while (n > 0 && args[n - 1] === undefined) n--
+  if (n <= 1) return args[0]
+  return new ArgList(n === args.length && Array.isArray(args) ? args : Array.prototype.slice.call(args, 0, n))
+}
 
 /** @internal */
-export const keyOfArgs = (args: ArrayLike<unknown>): unknown =>
-  args.length === 1 ? args[0] : args.length === 0 ? NO_ARGS : new ArgList(Array.isArray(args) ? args : Array.from(args))
-
-const isPlainObject = (u: object): boolean => {
+export const isPlainObject = (u: object): boolean => {
   const proto = Object.getPrototypeOf(u)
   return proto === Object.prototype || proto === null
 }
@@ -29,6 +38,7 @@ const isStructural = (u: unknown): u is object =>
   (Array.isArray(u) || isPlainObject(u) || u instanceof ArgList || Equal.isEqual(u))
 
 const hasOwn = Object.prototype.hasOwnProperty
+const isEnumerable = Object.prototype.propertyIsEnumerable
 
 /** Deeper than this, a key is taken to contain itself: real keys are shallow, and a cycle must not overflow the stack. */
 const MAX_DEPTH = 64
@@ -41,7 +51,25 @@ const cyclicKeyError = () =>
 /** `Hash.combine`, uncurried: the curried form allocates a closure per call on this hot path. */
 const combine = (h: number, b: number): number => (h * 53) ^ b
 
-const hashKey = (u: unknown, depth: number): number => {
+const float64 = new Float64Array(1)
+const float64Words = new Int32Array(float64.buffer)
+
+/**
+ * The hash of a number in a key, from all its bits: `Hash.number` gives every
+ * i + 0.5 the same hash, and a table of such keys degrades to a linear scan.
+ * Equal numbers hash alike: 0 and -0, and every NaN.
+ */
+const hashNumber = (n: number): number => {
+  if (n === 0) return 0
+  if (Number.isNaN(n)) return 1
+  float64[0] = n
+  const h = Math.imul(float64Words[0]! ^ Math.imul(float64Words[1]!, 0x27d4eb2d), 0x9e3779b1)
+  return h ^ (h >>> 15)
+}
+
+/** @internal */
+export const hashKey = (u: unknown, depth: number): number => {
+  if (typeof u === "number") return hashNumber(u)
   if (typeof u !== "object" || u === null) return Hash.hash(u)
   if (depth > MAX_DEPTH) throw cyclicKeyError()
   let h: number
@@ -54,6 +82,13 @@ const hashKey = (u: unknown, depth: number): number => {
     for (const k in u) {
       if (hasOwn.call(u, k)) {
         h = (h + combine(Hash.string(k), hashKey((u as Record<string, unknown>)[k], depth + 1))) | 0
+      }
+    }
+    const symbols = Object.getOwnPropertySymbols(u)
+    for (let i = 0; i < symbols.length; i++) {
+      const s = symbols[i]!
+      if (isEnumerable.call(u, s)) {
+        h = (h + combine(Hash.hash(s), hashKey((u as Record<symbol, unknown>)[s], depth + 1))) | 0
       }
     }
   } else if (u instanceof ArgList) {
@@ -72,12 +107,15 @@ const ownKeyCount = (u: object): number => {
 }
 
 /** @internal */
-export const equalKeys = (a: unknown, b: unknown): boolean => {
+export const equalKeys = (a: unknown, b: unknown): boolean => equal(a, b, false)
+
+/** With `aIsCopy`, `a` is what `snapshot` made, whose symbol-keyed properties were listed when it was made. */
+const equal = (a: unknown, b: unknown, aIsCopy: boolean): boolean => {
   if (a === b) return true
   if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) {
     return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b)
   }
-  if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b)
+  if (Array.isArray(a)) return Array.isArray(b) && equalArrays(a, b, aIsCopy)
   if (isPlainObject(a)) {
     if (Array.isArray(b) || !isPlainObject(b)) return false
     let n = 0
@@ -85,34 +123,71 @@ export const equalKeys = (a: unknown, b: unknown): boolean => {
       if (!hasOwn.call(a, k)) continue
       n++
       if (!hasOwn.call(b, k)) return false
-      if (!equalKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+      if (!equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], aIsCopy)) return false
     }
-    return n === ownKeyCount(b)
+    return n === ownKeyCount(b) && equalSymbols(a, b, aIsCopy)
   }
-  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args)
+  if (a instanceof ArgList) return b instanceof ArgList && equalArrays(a.args, b.args, aIsCopy)
   return Equal.isEqual(a) && Equal.equals(a, b)
 }
 
-const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean => {
+const equalArrays = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>, aIsCopy: boolean): boolean => {
   if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (!equalKeys(a[i], b[i])) return false
+  for (let i = 0; i < a.length; i++) if (!equal(a[i], b[i], aIsCopy)) return false
   return true
+}
+
+const NO_SYMBOLS: ReadonlyArray<symbol> = []
+
+/**
+ * The enumerable symbol-keyed properties of each copy that has any. Listing
+ * them allocates and takes as long as comparing a small config, so a stored
+ * key's are listed once, when it is stored.
+ */
+const symbolsOfCopies = new WeakMap<object, ReadonlyArray<symbol>>()
+
+const enumerableSymbols = (u: object): ReadonlyArray<symbol> =>
+  Object.getOwnPropertySymbols(u).filter((s) => isEnumerable.call(u, s))
+
+/** Symbol-keyed properties count as in `util.isDeepStrictEqual`: the enumerable own ones. Compared last, as listing them is slow. */
+const equalSymbols = (a: object, b: object, aIsCopy: boolean): boolean => {
+  const ofA = aIsCopy ? (symbolsOfCopies.get(a) ?? NO_SYMBOLS) : Object.getOwnPropertySymbols(a)
+  const ofB = Object.getOwnPropertySymbols(b)
+  let n = 0
+  for (let i = 0; i < ofA.length; i++) {
+    const s = ofA[i]!
+    if (!isEnumerable.call(a, s)) continue
+    n++
+    if (!isEnumerable.call(b, s)) return false
+    if (!equal((a as Record<symbol, unknown>)[s], (b as Record<symbol, unknown>)[s], aIsCopy)) return false
+  }
+  for (let i = 0; i < ofB.length; i++) if (isEnumerable.call(b, ofB[i]!)) n--
+  return n === 0
 }
 
 /**
  * A copy of the plain parts of a key, so that a caller mutating its argument
- * later cannot corrupt the table. Never handed out, so not frozen: frozen
- * objects are slower to walk.
+ * later cannot corrupt the table. Handed out only to the loop, which never
+ * mutates it, so not frozen: frozen objects are slower to walk.
  */
-const snapshot = (u: unknown): unknown => {
-  if (u instanceof ArgList) return new ArgList(u.args.map(snapshot))
-  if (Array.isArray(u)) return u.map(snapshot)
-  if (typeof u === "object" && u !== null && isPlainObject(u)) {
-    const copy: Record<string, unknown> = {}
-    for (const k of Object.keys(u)) copy[k] = snapshot((u as Record<string, unknown>)[k])
-    return copy
-  }
-  return u
+const snapshot = (u: unknown, depth: number): unknown => {
+  if (typeof u !== "object" || u === null) return u
+  if (depth > MAX_DEPTH) throw cyclicKeyError()
+  if (u instanceof ArgList) return new ArgList(u.args.map((a) => snapshot(a, depth + 1)))
+  if (Array.isArray(u)) return u.map((a) => snapshot(a, depth + 1))
+  if (!isPlainObject(u)) return u
+  const copy: Record<PropertyKey, unknown> = {}
+  for (const k of Object.keys(u)) put(copy, k, snapshot((u as Record<string, unknown>)[k], depth + 1))
+  const symbols = enumerableSymbols(u)
+  for (const s of symbols) copy[s] = snapshot((u as Record<symbol, unknown>)[s], depth + 1)
+  if (symbols.length > 0) symbolsOfCopies.set(copy, symbols)
+  return copy
+}
+
+/** Assigning "__proto__" would set the prototype; in a key it is a property like any other (JSON.parse makes it one). */
+const put = (o: Record<string, unknown>, k: string, v: unknown): void => {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+  else o[k] = v
 }
 
 interface Bucket<V> {
@@ -140,11 +215,11 @@ export class KeyTable<V> {
   get(key: unknown): V | undefined {
     if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
     const last = this.last
-    if (last !== undefined && equalKeys(last.key, key)) return last.value
+    if (last !== undefined && equal(last.key, key, true)) return last.value
     const buckets = this.byHash?.get(hashKey(key, 0))
     if (buckets === undefined) return undefined
     for (const bucket of buckets) {
-      if (equalKeys(bucket.key, key)) {
+      if (equal(bucket.key, key, true)) {
         this.last = bucket
         return bucket.value
       }
@@ -152,34 +227,42 @@ export class KeyTable<V> {
     return undefined
   }
 
-  /** Stores a snapshot of a structural key and returns the key as stored: the one to delete it by. */
+  /**
+   * Stores `value` under a copy of a structural key, or under the key itself,
+   * and returns the key stored: the one `delete` takes.
+   */
   set(key: unknown, value: V): unknown {
     if (this.byIdentity || !isStructural(key)) {
       this.byValue.set(key, value)
       return key
     }
-    const h = hashKey(key, 0)
+    const stored = snapshot(key, 0)
+    // The copy's hash, not the argument's: a getter may answer differently the next time.
+    const h = hashKey(stored, 0)
     this.last = undefined
     this.byHash ??= new Map()
     const buckets = this.byHash.get(h)
-    const bucket = { key: snapshot(key), value }
-    if (buckets === undefined) {
-      this.byHash.set(h, [bucket])
-      return bucket.key
+    const bucket = { key: stored, value }
+    if (buckets === undefined) this.byHash.set(h, [bucket])
+    else {
+      const i = buckets.findIndex((b) => equal(b.key, stored, true))
+      if (i === -1) buckets.push(bucket)
+      else buckets[i] = bucket
     }
-    const i = buckets.findIndex((b) => equalKeys(b.key, key))
-    if (i === -1) buckets.push(bucket)
-    else buckets[i] = bucket
-    return bucket.key
+    return stored
   }
 
-  /** Removes the key only while it still maps to `value`. */
-  delete(key: unknown, value: V): void {
-    if (this.byIdentity || !isStructural(key)) {
-      if (this.byValue.get(key) === value) this.byValue.delete(key)
+  /**
+   * Removes `value` while it is the one stored. `storedKey` is what `set`
+   * returned: nobody mutates it, so it hashes as it did then, whatever the
+   * caller did since to the object it passed.
+   */
+  delete(storedKey: unknown, value: V): void {
+    if (this.byIdentity || !isStructural(storedKey)) {
+      if (this.byValue.get(storedKey) === value) this.byValue.delete(storedKey)
       return
     }
-    const h = hashKey(key, 0)
+    const h = hashKey(storedKey, 0)
     const buckets = this.byHash?.get(h)
     if (buckets === undefined) return
     if (this.last?.value === value) this.last = undefined
@@ -193,37 +276,4 @@ export class KeyTable<V> {
     yield* this.byValue.values()
     if (this.byHash !== undefined) for (const buckets of this.byHash.values()) for (const b of buckets) yield b.value
   }
-}
-
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi
-
-/** Renders a key for people: readable, bounded, with passwords in URLs masked. @internal */
-export const renderKey = (key: unknown): string => {
-  const seen: Array<object> = []
-  const render = (u: unknown, depth: number): string => {
-    if (u === NO_ARGS) return "()"
-    if (typeof u === "string") return JSON.stringify(u.replace(URL_CREDENTIALS, "$1***@"))
-    if (typeof u === "bigint") return `${u}n`
-    if (typeof u === "function") return `[function ${u.name || "anonymous"}]`
-    if (typeof u !== "object" || u === null) return String(u)
-    if (seen.includes(u)) return "[cycle]"
-    if (depth > 3) return "…"
-    seen.push(u)
-    try {
-      if (u instanceof ArgList) return `(${u.args.map((a) => render(a, depth + 1)).join(", ")})`
-      if (Array.isArray(u)) return `[${u.map((a) => render(a, depth + 1)).join(", ")}]`
-      if (isPlainObject(u)) {
-        const fields = Object.keys(u).map((k) => `${k}: ${render((u as Record<string, unknown>)[k], depth + 1)}`)
-        return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`
-      }
-      if (Layer.isLayer(u)) return "[Layer]"
-      if (Effect.isEffect(u)) return "[Effect]"
-      const name = (u as { constructor?: { name?: string } }).constructor?.name
-      return `[${name || "object"}]`
-    } finally {
-      seen.pop()
-    }
-  }
-  const text = render(key, 0)
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text
 }

@@ -52,7 +52,7 @@ export const keyed = <Args extends ReadonlyArray<unknown>, T, I>(
   const keyOf = keyOption === undefined ? (args: Args) => keyOfArgs(args) : (args: Args) => keyOption(...args)
   const { one, many, invalidate } = lookup(keyOf)
   const call = function (this: unknown): T {
-    if (keyOption === undefined && arguments.length === 1 && arguments[0] !== undefined) return one(arguments[0])
+    if (keyOption === undefined && arguments.length === 1) return one(arguments[0])
     // Copied by index so that `arguments` never escapes and is never allocated on the path above.
     const args = new Array<unknown>(arguments.length)
     for (let i = 0; i < arguments.length; i++) args[i] = arguments[i]
