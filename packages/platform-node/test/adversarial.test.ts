@@ -18,6 +18,28 @@ import {
 } from "../src/index.js"
 import { captureConsole } from "./helpers.js"
 
+describe("a factory that fills in defaults on its options object", () => {
+  it("does not leave the first failure cached: the next call retries", async () => {
+    let attempts = 0
+    const pool = stickySingleton(
+      async (opts: { host: string; max?: number }) => {
+        opts.max ??= 10
+        if (++attempts === 1) throw new Error("ECONNREFUSED")
+        return { max: opts.max }
+      },
+      { release: () => {} }
+    )
+    await run(async () => {
+      await expect(pool({ host: "db" })).rejects.toThrow("ECONNREFUSED")
+      expect(await pool({ host: "db" })).toEqual({ max: 10 })
+      expect(attempts).toBe(2)
+      await pool.invalidate({ host: "db" })
+      await pool({ host: "db" })
+      expect(attempts).toBe(3)
+    })
+  })
+})
+
 describe("a release or atExit that returns an Effect", () => {
   it("has the Effect run, and reported ok only then", async () => {
     const closed: Array<string> = []
