@@ -10,6 +10,7 @@ const cases: ReadonlyArray<readonly [unknown, string, ReadonlyArray<string>]> = 
   ["postgres://app:hunter2@db/app", "hunter2", ["postgres://app:", "@db/app"]],
   ["postgres://app:p@ssw0rd@db/app", "ssw0rd", ["postgres://app:", "@db/app"]],
   ["postgres://app:pa/ss@db/app", "pa/ss", ["postgres://app:", "@db/app"]],
+  ["postgres://app:p@ss/w rd@db/app", "ss/w rd", ["postgres://app:", "@db/app"]],
   ["postgres://app:hun ter2@db/app", "ter2", ["postgres://app:", "@db/app"]],
   ["redis://:hunter2@cache:6379", "hunter2", ["redis://:", "@cache:6379"]],
   ["mongodb+srv://u:hunter2@cluster0.example.net/app", "hunter2", ["mongodb+srv://u:", "@cluster0.example.net/app"]],

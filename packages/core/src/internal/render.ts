@@ -7,14 +7,14 @@ const SECRET_NAME =
   /password|passwd|passphrase|pass$|pwd|secret|token|api[-_]?key|credential|private[-_]?key|authori[sz]ation|auth$|cookie|session[-_]?id/i
 
 /**
- * `scheme://user:password@host`. The password runs to the "@" before the
- * host, the last of a run of them: passwords hold unencoded "@", "/" and
- * spaces, and `new URL()` takes the last "@" too. So an "@" later in a URL
- * without a password masks its port and path (`host:443/@scope/pkg`): too
+ * `scheme://user:password@host`. The password runs to the last "@" of the
+ * URL: passwords hold unencoded "@", "/" and spaces together
+ * (`p@ss/w rd`), and no shorter rule tells them from a path. So an "@" later
+ * in a URL masks what comes before it (`host:443/@scope/pkg`, `?a=1@2`): too
  * much rather than too little. Bounded repetitions keep this and `PAIR_NAME`
  * linear on long keys.
  */
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/?#@]*:)(?:(?!:\/\/)[\s\S])*?@(?=[^\s/?#@]*(?:[\s/?#]|$))/gi
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/?#@]*:)(?:(?!:\/\/)[\s\S])*@(?=[^\s/?#@]*(?:[\s/?#]|$))/gi
 
 /** The name of a `name=value` pair (libpq, ADO.NET, a query string), of a property in JSON text, or of a header. */
 const PAIR_NAME = /\b([a-z][\w.-]{0,63})(?:\s*=|"\s*:|:\s)\s*/gi
