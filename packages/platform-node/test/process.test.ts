@@ -138,3 +138,39 @@ describe("no leaks", () => {
     expect(heapGrowth).toBeLessThan(768 * 1024)
   }, 60_000)
 })
+
+describe("closeOnSignals under faults (found by trying it adversarially)", () => {
+  it("with a top-level await run(main) failing under the signal, still runs every loop's releases, then exits 143", async () => {
+    const { child, finished, waitFor } = spawnFixture("signal-run-main.mjs")
+    await waitFor("ready")
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    child.kill("SIGTERM")
+    const { code, stdout, stderr } = await finished
+    expect(lines(stdout)).toEqual(["ready", "run-loop client released", "default-loop metrics flushed", "exit 143"])
+    expect(stderr).toMatch(/loop-local: while closing on SIGTERM: LoopClosedError/)
+    expect(code).toBe(143)
+  })
+
+  it("releases values whose construction was in flight at the signal, on both APIs, before exiting", async () => {
+    const { child, finished, waitFor } = spawnFixture("signal-in-flight.mjs")
+    await waitFor("ready")
+    child.kill("SIGTERM")
+    const { code, stdout, stderr } = await finished
+    const out = lines(stdout)
+    expect(new Set(out)).toEqual(
+      new Set([
+        "ready",
+        "promise-side caller: LoopClosedError",
+        "effect-side caller: LoopClosedError",
+        "promise-side constructed",
+        "effect-side constructed",
+        "promise-side released",
+        "effect-side released",
+        "exit 143"
+      ])
+    )
+    expect(out.at(-1)).toBe("exit 143")
+    expect(stderr).toBe("")
+    expect(code).toBe(143)
+  })
+})
