@@ -10,8 +10,10 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as acquire from "./internal/acquire.js"
 import { makeOwner } from "./internal/entry.js"
@@ -20,7 +22,7 @@ import { invalidate } from "./internal/evict.js"
 import { type Cached, type KeyedOptions, keyed as keyedWith } from "./internal/keyed.js"
 import * as loops from "./internal/loop.js"
 import * as realm from "./internal/realm.js"
-import { describe } from "./internal/validate.js"
+import { describe, requireOptions } from "./internal/validate.js"
 
 /**
  * A lifetime: its scope closing is its end, at which everything acquired in it
@@ -220,7 +222,54 @@ export const formatShutdownReport = (report: ShutdownReport): string => {
  * const program = Effect.scoped(Effect.map(LoopLocal.make, (loop) => loop.id))
  * ```
  */
-export const make: Effect.Effect<Loop, never, Scope.Scope> = realm.makeLoop
+export const make: Effect.Effect<Loop, never, Scope.Scope> = realm.makeLoop()
+
+/**
+ * Options of `makeWith` and `layerWith`.
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import type { LoopLocal } from "@loop-local/core"
+ *
+ * // Below Vitest's 10 s hook timeout, so a hanging release shows in the report, not as "Hook timed out".
+ * const inTests: LoopLocal.LoopOptions = { deadline: "2 seconds" }
+ * ```
+ */
+export interface LoopOptions {
+  /** How long a close may run releases before those still running are abandoned (default 10 seconds). */
+  readonly deadline?: Duration.DurationInput | undefined
+}
+
+const deadlineOf = (what: string, options: LoopOptions | undefined): number | undefined => {
+  requireOptions(`${what}'s options`, options)
+  if (options?.deadline === undefined) return undefined
+  const decoded = Duration.decodeUnknown(options.deadline)
+  if (Option.isNone(decoded) || !Duration.greaterThan(decoded.value, Duration.zero)) {
+    throw new TypeError(
+      `loop-local: ${what}'s options.deadline must be a positive Duration, got ${describe(options.deadline)}`
+    )
+  }
+  return Duration.toMillis(decoded.value)
+}
+
+/**
+ * `make` with options: a new loop closed with the given scope, whose close
+ * abandons releases still running after `deadline`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const program = Effect.scoped(Effect.map(LoopLocal.makeWith({ deadline: "2 seconds" }), (loop) => loop.id))
+ * ```
+ */
+export const makeWith = (options: LoopOptions): Effect.Effect<Loop, never, Scope.Scope> =>
+  realm.makeLoop(deadlineOf("makeWith", options))
 
 /**
  * A new loop per build of this layer, closed with the layer.
@@ -238,6 +287,26 @@ export const make: Effect.Effect<Loop, never, Scope.Scope> = realm.makeLoop
  * ```
  */
 export const layer: Layer.Layer<LoopLocal> = Layer.scoped(LoopLocal, make)
+
+/**
+ * `layer` with options: a new loop per build, closed with the layer, whose
+ * close abandons releases still running after `deadline`.
+ *
+ * @since 0.2.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { ManagedRuntime } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const runtime = ManagedRuntime.make(LoopLocal.layerWith({ deadline: "2 seconds" }))
+ * await runtime.dispose()
+ * ```
+ */
+export const layerWith = (options: LoopOptions): Layer.Layer<LoopLocal> => {
+  const deadlineMs = deadlineOf("layerWith", options)
+  return Layer.scoped(LoopLocal, realm.makeLoop(deadlineMs))
+}
 
 /**
  * The realm's default loop (one per process or worker thread, shared by every

@@ -28,6 +28,56 @@ export interface CloseOptions {
 }
 
 /**
+ * Options of `shutdown`.
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import { shutdown, type ShutdownOptions } from "@loop-local/platform-node"
+ *
+ * // In a test file's afterAll: a later file in the same worker gets a fresh default loop.
+ * const options: ShutdownOptions = { deadlineMs: 2_000, renew: true }
+ * await shutdown(options)
+ * ```
+ */
+export interface ShutdownOptions extends CloseOptions {
+  /** Runs first, before the loop closes, within the deadline: stop accepting, finish in-flight work. */
+  readonly drain?: (() => unknown) | undefined
+  /** After closing, later calls get a fresh default loop (in place as soon as the close begins). */
+  readonly renew?: boolean | undefined
+}
+
+/**
+ * Options of `closeOnSignals`.
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import { createServer } from "node:http"
+ * import { closeOnSignals, type SignalOptions } from "@loop-local/platform-node"
+ *
+ * const server = createServer((_req, res) => res.end("ok")).listen(0)
+ * const options: SignalOptions = {
+ *   deadlineMs: 5_000,
+ *   drain: () => new Promise((resolve) => server.close(resolve))
+ * }
+ * closeOnSignals(options)
+ * ```
+ */
+export interface SignalOptions extends CloseOptions {
+  /**
+   * Runs first on a signal, before any loop closes, within the deadline: stop
+   * accepting and finish in-flight work, e.g. `() => app.close()`. The
+   * releases then get a deadline of their own.
+   */
+  readonly drain?: (() => unknown) | undefined
+  /** `false`: close the loops, but leave exiting to the application (default `true`). */
+  readonly exit?: boolean | undefined
+}
+
+/**
  * Renders a shutdown report as a short table: one line per release (outcome,
  * duration, kind and key, and the error of a failure), after a summary line.
  *
@@ -156,7 +206,8 @@ const attachReleaseErrors = (error: unknown, releaseErrors: Array<unknown>): voi
 /**
  * Closes the default loop now, running its releases within the deadline, and
  * resolves with the report. Idempotent: later calls get the same report.
- * After it, uses of the default loop fail with `LoopClosedError`.
+ * After it, uses of the default loop fail with `LoopClosedError`, unless
+ * `renew` put a fresh one in place. `drain` runs first, within the deadline.
  *
  * @since 0.1.0
  * @category loops
@@ -167,14 +218,23 @@ const attachReleaseErrors = (error: unknown, releaseErrors: Array<unknown>): voi
  * const report = await shutdown({ deadlineMs: 5_000 })
  * ```
  */
-export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownReport> =>
-  core.close(core.defaultLoop(), options)
+export const shutdown = async (options?: ShutdownOptions): Promise<LoopLocal.ShutdownReport> => {
+  core.requireOptions("shutdown's options", options)
+  const deadlineMs = core.requireMilliseconds("deadlineMs", options?.deadlineMs) ?? DEFAULT_DEADLINE_MS
+  if (options?.drain !== undefined) internal.requireFunction("shutdown's options.drain", options.drain)
+  await internal.drainFirst(options?.drain, deadlineMs)
+  const loop = options?.renew === true ? core.renewDefaultLoop() : core.defaultLoop()
+  return core.close(loop, options?.deadlineMs === undefined ? undefined : { deadlineMs })
+}
+
+const DEFAULT_DEADLINE_MS = 10_000
 
 /**
- * Opt-in: on SIGINT or SIGTERM, close the default loop (and the loops of
- * `run()` calls still open) within the deadline, print the shutdown report on
- * stderr if a release failed, was abandoned or took over 1 s, then exit with
- * 130 (SIGINT) or 143 (SIGTERM).
+ * Opt-in: on SIGINT or SIGTERM, run `drain` (if given) within the deadline,
+ * then close the default loop and the loops of `run()` calls still open, each
+ * within the deadline, print the shutdown report on stderr if a release
+ * failed, was abandoned or took over 1 s, then exit with 130 (SIGINT) or 143
+ * (SIGTERM) — unless `exit: false`, which leaves exiting to the application.
  * A second signal exits at once. Returns a function that removes the handlers.
  *
  * Without it, the library installs no signal handler.
@@ -188,19 +248,26 @@ export const shutdown = (options?: CloseOptions): Promise<LoopLocal.ShutdownRepo
  * const stop = closeOnSignals({ deadlineMs: 5_000 })
  * ```
  */
-export const closeOnSignals = (options?: CloseOptions): (() => void) => {
+export const closeOnSignals = (options?: SignalOptions): (() => void) => {
   core.requireOptions("closeOnSignals's options", options)
-  core.requireMilliseconds("deadlineMs", options?.deadlineMs)
+  const deadlineMs = core.requireMilliseconds("deadlineMs", options?.deadlineMs) ?? DEFAULT_DEADLINE_MS
+  if (options?.drain !== undefined) internal.requireFunction("closeOnSignals's options.drain", options.drain)
+  const exit = options?.exit ?? true
+  if (typeof exit !== "boolean")
+    throw new TypeError(`loop-local: closeOnSignals's options.exit must be a boolean, got ${core.describe(exit)}`)
   let closing = false
   const onSignal = (signal: NodeJS.Signals) => {
     const code = internal.signalExitCode(signal)
     if (closing) process.exit(code)
     closing = true
-    internal.holdExitThroughErrors(signal)
-    void internal.closeAll(options?.deadlineMs).then((reports) => {
-      for (const text of internal.reportsToPrint(reports)) process.stderr.write(`${text}\n`)
-      process.exit(code)
-    })
+    if (exit) internal.holdExitThroughErrors(signal)
+    void internal
+      .drainFirst(options?.drain, deadlineMs)
+      .then(() => internal.closeAll(options?.deadlineMs))
+      .then((reports) => {
+        for (const text of internal.reportsToPrint(reports)) process.stderr.write(`${text}\n`)
+        if (exit) process.exit(code)
+      })
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)

@@ -30,6 +30,8 @@ export interface RunMainOptions {
   readonly disablePrettyLogger?: boolean | undefined
   /** How long releases may run before those still running are abandoned (default 10 000). */
   readonly deadlineMs?: number | undefined
+  /** Runs first on a signal, before the program is interrupted and any loop closes, within the deadline. */
+  readonly drain?: (() => unknown) | undefined
 }
 
 /**
@@ -61,7 +63,8 @@ export interface RunMainOptions {
  */
 export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, options?: RunMainOptions): void => {
   core.requireOptions("runMain's options", options)
-  core.requireMilliseconds("deadlineMs", options?.deadlineMs)
+  const deadlineMs = core.requireMilliseconds("deadlineMs", options?.deadlineMs) ?? 10_000
+  if (options?.drain !== undefined) core.requireFunction("runMain's options.drain", options.drain)
   if (!Effect.isEffect(effect))
     throw new TypeError(`loop-local: runMain expects an Effect, got ${core.describe(effect)}`)
   Runtime.makeRunMain(({ fiber, teardown }) => {
@@ -70,7 +73,7 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E, LoopLocal.LoopLocal>, 
       if (signal !== undefined) process.exit(internal.signalExitCode(signal))
       signal = s
       internal.holdExitThroughErrors(s)
-      fiber.unsafeInterruptAsFork(fiber.id())
+      void internal.drainFirst(options?.drain, deadlineMs).then(() => fiber.unsafeInterruptAsFork(fiber.id()))
     }
     process.on("SIGINT", onSignal)
     process.on("SIGTERM", onSignal)

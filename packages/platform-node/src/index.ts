@@ -11,7 +11,7 @@ export { atExit, closeOnSignals, currentLoop, run, shutdown, storage } from "./L
 /**
  * @since 0.1.0
  */
-export type { CloseOptions } from "./Lifetime.js"
+export type { CloseOptions, ShutdownOptions, SignalOptions } from "./Lifetime.js"
 
 /**
  * @since 0.1.0

@@ -22,6 +22,8 @@ import { closedError } from "./errors.js"
 import { invalidate as invalidateEffect } from "./evict.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
+
+export { renewDefaultLoop } from "./realm.js"
 import { requireMilliseconds } from "./validate.js"
 
 export type { Acquired } from "./acquire.js"

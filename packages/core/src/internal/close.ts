@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import type * as Option from "effect/Option"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText, small } from "./entry.js"
 import { abandoned, closedError, unfinished } from "./errors.js"
@@ -40,6 +41,16 @@ interface Timers {
   readonly setTimeout: (f: () => void, ms: number) => unknown
   readonly clearTimeout: (handle: unknown) => void
 }
+
+/**
+ * Waits for `wait` until the deadline (ms since the epoch). The wait itself is
+ * interruptible: a close runs as a scope finalizer, uninterruptibly, and a
+ * timeout can only stop a wait it can interrupt.
+ *
+ * @internal
+ */
+export const waitUntil = <A>(wait: Effect.Effect<A>, deadline: number): Effect.Effect<Option.Option<A>> =>
+  Effect.timeoutOption(Effect.interruptible(wait), Math.max(0, deadline - Date.now()))
 
 /**
  * The loop's end, as the finalizer of its scope (added first, so it runs
@@ -91,7 +102,7 @@ const awaitStragglers = (loop: LoopImpl, constructions: ReadonlyArray<Entry>, de
     const running = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>(loop.evicting)
     for (const entry of constructions) if (entry.pending?.fiber !== undefined) running.set(entry.pending.fiber, entry)
     if (running.size === 0) return
-    const done = yield* Effect.timeoutOption(Fiber.awaitAll(running.keys()), Math.max(0, deadline - Date.now()))
+    const done = yield* waitUntil(Fiber.awaitAll(running.keys()), deadline)
     if (done._tag === "Some") return
     for (const [fiber, entry] of running) {
       if (fiber.unsafePoll() !== null) continue
@@ -113,7 +124,7 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
       step: () => {}
     })
     const fiber = yield* Effect.forkDaemon(inOrder)
-    const done = yield* Effect.timeoutOption(Fiber.await(fiber), Math.max(0, deadline - Date.now()))
+    const done = yield* waitUntil(Fiber.await(fiber), deadline)
     if (done._tag === "Some") return
     overdue = true
     const running = next > 0 ? record(loop, entries[next - 1]!, "abandoned", undefined) : undefined
@@ -123,7 +134,7 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     for (const entry of entries.slice(next)) {
       const late = Effect.runFork(release(loop, entry), { immediate: true })
       if (late.unsafePoll() !== null) continue
-      const settled = yield* Effect.timeoutOption(Fiber.await(late), 0)
+      const settled = yield* waitUntil(Fiber.await(late), Date.now())
       const overrun = settled._tag === "None" ? record(loop, entry, "abandoned", undefined) : undefined
       if (overrun !== undefined) yield* logRelease(overrun)
     }

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as LoopLocal from "../LoopLocal.js"
-import { nextTurn, record } from "./close.js"
+import { nextTurn, record, waitUntil } from "./close.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
 import { LoopTag, withLoop } from "./loop.js"
@@ -67,7 +67,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       )
       loop.evicting.set(fiber, entry)
       fiber.addObserver(() => loop.evicting.delete(fiber))
-      const done = yield* Effect.timeoutOption(Fiber.join(fiber), loop.deadlineMs)
+      const done = yield* waitUntil(Fiber.join(fiber), Date.now() + loop.deadlineMs)
       if (done._tag === "None") return yield* Effect.die(abandoned(entry.kind, text, loop.deadlineMs))
       return yield* done.value
     })

@@ -42,13 +42,15 @@ export const realmOwner = (name: string, byIdentity: boolean): Owner => {
   return owner
 }
 
-/** @internal */
-export const makeLoop: Effect.Effect<LoopImpl, never, Scope.Scope> = Effect.flatMap(Scope.Scope, (parent) =>
-  Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
-    const loop = new LoopImpl(realm().nextLoopId++, scope)
-    return Effect.as(Scope.addFinalizer(scope, close(loop)), loop)
-  })
-)
+/** A loop closed with the current scope; `deadlineMs` bounds its releases. @internal */
+export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Scope.Scope> =>
+  Effect.flatMap(Scope.Scope, (parent) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
+      const loop = new LoopImpl(realm().nextLoopId++, scope)
+      if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+      return Effect.as(Scope.addFinalizer(scope, close(loop)), loop)
+    })
+  )
 
 /** A loop with a scope of its own, closed only by `closeLoop`. @internal */
 export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
@@ -61,6 +63,13 @@ export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
 
 /** @internal */
 export const defaultLoop = (): LoopImpl => (realm().defaultLoop ??= unsafeMakeLoop(undefined))
+
+/** Puts a fresh default loop in place and returns the one it replaces, for the caller to close. @internal */
+export const renewDefaultLoop = (): LoopImpl => {
+  const old = defaultLoop()
+  realm().defaultLoop = unsafeMakeLoop(undefined)
+  return old
+}
 
 /** Closes a loop and waits for its report; later calls wait for the same close. @internal */
 export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>

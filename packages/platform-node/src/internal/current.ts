@@ -214,6 +214,35 @@ export const closeAll = (deadlineMs: number | undefined): Promise<Array<LoopLoca
   Promise.all([...nodeRealm.runLoops, core.defaultLoop()].map((loop) => core.close(loop, { deadlineMs })))
 
 /**
+ * Runs the application's drain (stop accepting, finish in-flight work) before
+ * any loop closes, bounded by `deadlineMs`. A drain that throws or overruns is
+ * reported as a process warning, and the close goes on.
+ *
+ * @internal
+ */
+export const drainFirst = async (drain: (() => unknown) | undefined, deadlineMs: number): Promise<void> => {
+  if (drain === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  const overrun = new Promise<"overrun">((resolve) => {
+    timer = setTimeout(() => resolve("overrun"), deadlineMs)
+  })
+  try {
+    const outcome = await Promise.race([Promise.resolve().then(drain), overrun])
+    if (outcome === "overrun") {
+      process.emitWarning(
+        `loop-local: the drain did not finish within the deadline (${deadlineMs} ms); the loops close now`,
+        "LoopLocalWarning"
+      )
+    }
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+    process.emitWarning(`loop-local: the drain failed; the loops close now: ${detail}`, "LoopLocalWarning")
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
  * While the loops close on a signal, an error thrown or rejected elsewhere
  * (typically `main` failing because its loop closed under it, then a
  * top-level `await run(main)` rejecting) must not end the process before the
