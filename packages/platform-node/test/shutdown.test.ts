@@ -1,7 +1,8 @@
 import { LoopLocal } from "@loop-local/core"
 import { Effect } from "effect"
 import { describe, expect, it, vi } from "vitest"
-import { atExit, currentLoop, shutdown, storage } from "../src/index.js"
+import { atExit, currentLoop, enter, run, shutdown, singleton, sticky, stickySingleton, storage } from "../src/index.js"
+import { captureConsole } from "./helpers.js"
 
 // This file closes and renews the realm's default loop: Vitest runs each test file in a process of its own.
 describe("shutdown({ renew })", () => {
@@ -79,5 +80,32 @@ describe("shutdown({ drain })", () => {
   it("rejects bad options with a TypeError", async () => {
     await expect(shutdown({ drain: "close" as never })).rejects.toThrow(/shutdown's options.drain must be a function/)
     await expect(shutdown({ deadlineMs: "5" as never })).rejects.toThrow(/deadlineMs/)
+  })
+})
+
+describe("LOOP_LOCAL_DEBUG=1", () => {
+  it("logs the acquisitions of every kind, singleton and sticky included", async () => {
+    const logs = captureConsole()
+    process.env.LOOP_LOCAL_DEBUG = "1"
+    try {
+      const config = singleton((env: string) => ({ env }))
+      const pool = stickySingleton(async (url: string) => ({ url, [Symbol.dispose]() {} }))
+      await run(async () => {
+        config("prod")
+        await pool("postgres://app:hunter2@db/app")
+        sticky({ [Symbol.dispose]() {} })
+        await enter({ [Symbol.dispose]() {} })
+      })
+    } finally {
+      delete process.env.LOOP_LOCAL_DEBUG
+    }
+    const acquired = logs.filter((l) => l.message.startsWith("loop-local: acquired")).map((l) => l.message)
+    expect(acquired).toEqual([
+      expect.stringMatching(/^loop-local: acquired singleton "prod" in \d+ ms$/),
+      expect.stringMatching(/^loop-local: acquired stickySingleton "postgres:\/\/app:\*\*\*@db\/app" in \d+ ms$/),
+      expect.stringMatching(/^loop-local: acquired sticky \{\} in \d+ ms$/),
+      expect.stringMatching(/^loop-local: acquired enter \{\} in \d+ ms$/)
+    ])
+    expect(logs.filter((l) => l.message.startsWith("loop-local: released"))).toHaveLength(3)
   })
 })

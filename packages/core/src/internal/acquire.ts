@@ -309,5 +309,6 @@ export const insertReady = (
     loop.releases.add(entry)
   }
   if (table !== undefined) entry.key = table.set(key, entry)
+  if (loop.debug && kind !== "atExit") Effect.runSync(logAcquired(kind, keyText(entry), 0))
   return entry
 }
