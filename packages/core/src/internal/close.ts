@@ -16,31 +16,7 @@ import { type Entry, keyText, small } from "./entry.js"
 import { abandoned, closedError, unfinished } from "./errors.js"
 import { type LoopImpl, LoopTag } from "./loop.js"
 import { logRelease, traced } from "./observe.js"
-
-/**
- * The next turn of the event loop: every microtask queued before it (a
- * Promise's continuation, a fiber's resumption) has run by then. `setImmediate`
- * where the runtime has it (microseconds), else a zero timer.
- *
- * @internal
- */
-export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
-  const timers = globalThis as unknown as Timers
-  if (typeof timers.setImmediate === "function" && typeof timers.clearImmediate === "function") {
-    const handle = timers.setImmediate(() => resume(Effect.void))
-    return Effect.sync(() => timers.clearImmediate!(handle))
-  }
-  const handle = timers.setTimeout(() => resume(Effect.void), 0)
-  return Effect.sync(() => timers.clearTimeout(handle))
-})
-
-/** The timer functions of the JS runtime: core compiles without any runtime's types. */
-interface Timers {
-  readonly setImmediate?: (f: () => void) => unknown
-  readonly clearImmediate?: (handle: unknown) => void
-  readonly setTimeout: (f: () => void, ms: number) => unknown
-  readonly clearTimeout: (handle: unknown) => void
-}
+import { nextTurn, stopSweeps } from "./timers.js"
 
 /**
  * Waits for `wait` until the deadline (ms since the epoch). The wait itself is
@@ -76,6 +52,7 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
         Deferred.unsafeDone(entry.pending!.deferred, Exit.die(closedError(loop.id)))
         if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
       }
+      stopSweeps(loop)
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
       yield* nextTurn
       yield* releaseAll(loop, deadline)

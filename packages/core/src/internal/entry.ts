@@ -23,10 +23,30 @@ import { renderKey } from "./render.js"
  */
 export interface Owner {
   readonly byIdentity: boolean
+  /** What bounds its values in each loop; `undefined` for most owners, whose hits then check nothing more. */
+  bounds: Bounds | undefined
+  /** With an `id`: which kind of definition, of which API, it was made for; another under the same id is refused. */
+  definedAs: string | undefined
+}
+
+/**
+ * How many values an owner keeps per loop, and for how long (milliseconds);
+ * `Infinity` where there is no bound.
+ *
+ * @internal
+ */
+export interface Bounds {
+  readonly capacity: number
+  readonly idleMs: number
+  readonly ttlMs: number
 }
 
 /** @internal */
-export const makeOwner = (byIdentity: boolean): Owner => ({ byIdentity })
+export const makeOwner = (byIdentity: boolean, bounds?: Bounds): Owner => ({
+  byIdentity,
+  bounds,
+  definedAs: undefined
+})
 
 /** The value of an entry whose construction has not completed. @internal */
 export const PENDING: unique symbol = Symbol.for("@loop-local/core/Pending")
@@ -112,6 +132,8 @@ export class Entry implements Construction {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
+  /** When a call last asked for it, on its owner's coarse clock (ms since the loop's start): for `idleTimeToLive`. */
+  usedAt = 0
   constructor(
     readonly kind: LoopLocal.EntryKind,
     /** The key as its table stored it: a snapshot, never the caller's object, so it cannot change under the table. */

@@ -1,19 +1,23 @@
 /**
- * Forgetting and releasing one value outside a close: `invalidate` now, and
- * the evictions built on it. Owns the rule that a forgotten value is released
- * one event-loop turn later (so a caller it was just handed to receives it
- * unreleased), once, within the loop's deadline. It never touches the close's
- * order or report.
+ * Forgetting and releasing one value outside a close: `invalidate`, and the
+ * evictions of bounded owners (capacity, idle time and time to live), which
+ * are invalidations nobody asked for. Owns the rule that a forgotten value is
+ * released one event-loop turn later (so a caller it was just handed to
+ * receives it unreleased), once; and the bounded owners' order of use and
+ * sweeps. It never touches the close's order.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as LoopLocal from "../LoopLocal.js"
-import { nextTurn, record, waitUntil } from "./close.js"
+import { record, release, waitUntil } from "./close.js"
+import type { Entry } from "./entry.js"
+import type { KeyTable } from "./key.js"
+import { nextTurn, startSweep, stopSweep } from "./timers.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
-import { LoopTag, withLoop } from "./loop.js"
+import { type LoopImpl, LoopTag, type Tracked, withLoop } from "./loop.js"
 import { traced } from "./observe.js"
 
 /**
@@ -32,8 +36,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
         yield* Effect.exit(Deferred.await(entry.pending!.deferred))
         return yield* invalidate(owner, key)
       }
-      entry.table!.delete(entry.key, entry)
-      loop.releases.delete(entry)
+      forget(loop, entry)
       const release = entry.release
       entry.release = undefined
       if (release === undefined) return
@@ -72,3 +75,83 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       return yield* done.value
     })
   )
+
+/** Forgets an entry at once: its key, its place in the release order and in its owner's order of use. @internal */
+export const forget = (loop: LoopImpl, entry: Entry): void => {
+  entry.table?.delete(entry.key, entry)
+  loop.releases.delete(entry)
+  if (entry.table !== undefined) loop.tracked.get(entry.table)?.order.delete(entry)
+}
+
+/**
+ * An eviction: forgotten now, released one event-loop turn later in the
+ * background. Its failure is logged and reaches no caller; a close that
+ * begins meanwhile waits for it and reports it.
+ */
+const evict = (loop: LoopImpl, entry: Entry): void => {
+  forget(loop, entry)
+  if (entry.release === undefined) return
+  const fiber = Effect.runFork(Effect.zipRight(nextTurn, release(loop, entry)))
+  loop.evicting.set(fiber, entry)
+  fiber.addObserver(() => loop.evicting.delete(fiber))
+}
+
+/**
+ * A hit on a bounded owner's value: it becomes the most recently used.
+ * `false` when its time to live has passed: it is evicted, and the call
+ * constructs anew.
+ *
+ * @internal
+ */
+export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boolean => {
+  const tracked = loop.tracked.get(table)
+  if (tracked === undefined) return true
+  if (tracked.now - entry.acquiredAt >= tracked.owner.bounds!.ttlMs) {
+    evict(loop, entry)
+    return false
+  }
+  entry.usedAt = tracked.now
+  tracked.order.delete(entry)
+  tracked.order.add(entry)
+  return true
+}
+
+/**
+ * A bounded owner's value that just became ready: the most recently used,
+ * and, past the capacity, the least recently used others are evicted.
+ *
+ * @internal
+ */
+export const track = (loop: LoopImpl, entry: Entry): void => {
+  const tracked = entry.table === undefined ? undefined : loop.tracked.get(entry.table)
+  if (tracked === undefined) return
+  const bounds = tracked.owner.bounds
+  if (bounds === undefined) return
+  entry.usedAt = tracked.now
+  tracked.order.add(entry)
+  for (const other of tracked.order) {
+    if (tracked.order.size <= bounds.capacity || other === entry) break
+    evict(loop, other)
+  }
+  // A quarter of the shorter time: a value goes at most that late, and one used at least as often as its idle time
+  // never goes.
+  const sweepMs = Math.max(1, Math.min(bounds.idleMs, bounds.ttlMs) / 4)
+  if (sweepMs === Number.POSITIVE_INFINITY || tracked.sweepMs === sweepMs) return
+  if (tracked.sweep !== undefined) stopSweep(loop, tracked.sweep)
+  tracked.sweepMs = sweepMs
+  tracked.sweep = startSweep(loop, Math.min(sweepMs, 0x7fffffff), () => sweep(loop, tracked))
+}
+
+const sweep = (loop: LoopImpl, tracked: Tracked): void => {
+  const bounds = tracked.owner.bounds
+  tracked.now = Date.now() - loop.startedAt
+  if (bounds === undefined) return
+  for (const entry of tracked.order) {
+    if (tracked.now - entry.usedAt > bounds.idleMs || tracked.now - entry.acquiredAt >= bounds.ttlMs) evict(loop, entry)
+  }
+  if (tracked.order.size === 0) {
+    stopSweep(loop, tracked.sweep)
+    tracked.sweep = undefined
+    tracked.sweepMs = 0
+  }
+}

@@ -48,6 +48,10 @@ export class LoopImpl implements LoopLocal.Loop {
   completed = 0
   /** Set once the close's report is delivered: outcomes after it are only logged. */
   sealed = false
+  /** The state of each bounded owner's table (capacity, times to live). */
+  readonly tracked = new Map<KeyTable<Entry>, Tracked>()
+  /** The interval timers of owners with a time to live, cleared when the loop closes. */
+  readonly sweeps = new Set<unknown>()
   /** Releases started by `invalidate` and still running: a close waits for them. */
   readonly evicting = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>()
 
@@ -94,6 +98,22 @@ export class LoopImpl implements LoopLocal.Loop {
   }
 }
 
+/**
+ * A bounded owner's values in one loop: least recently used first, and a
+ * coarse clock its sweeps advance, so that a hit reads no clock.
+ *
+ * @internal
+ */
+export interface Tracked {
+  readonly owner: Owner
+  readonly table: KeyTable<Entry>
+  readonly order: Set<Entry>
+  /** Milliseconds since the loop's start, as of the last sweep. */
+  now: number
+  sweep: unknown
+  sweepMs: number
+}
+
 /** The closed-loop check of every synchronous entry point: throws `LoopClosedError`. @internal */
 export const assertOpen = (loop: LoopImpl): void => {
   if (loop.closing) throw closedError(loop.id)
@@ -123,12 +143,22 @@ export const withLoop = <A, E, R>(
     return loop === undefined || loop.closing ? unusable(loop) : f(loop, fiber)
   })
 
-/** The owner's table in this loop, made on first use. @internal */
+/** The owner's table in this loop, made on first use (with its bounded state, for a bounded owner). @internal */
 export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
   let table = loop.tables.get(owner)
   if (table === undefined) {
     table = new KeyTable(owner.byIdentity)
     loop.tables.set(owner, table)
+  }
+  if (owner.bounds !== undefined && !loop.tracked.has(table)) {
+    loop.tracked.set(table, {
+      owner,
+      table,
+      order: new Set(),
+      now: Date.now() - loop.startedAt,
+      sweep: undefined,
+      sweepMs: 0
+    })
   }
   return table
 }

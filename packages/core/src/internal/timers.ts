@@ -1,0 +1,56 @@
+/**
+ * The engine's use of the runtime's timers: the next turn of the event loop,
+ * and the sweeps of owners with a time to live. Owns every timer a loop has,
+ * so that a close can clear them; core compiles without any runtime's types.
+ * Timers never keep a process alive.
+ */
+import * as Effect from "effect/Effect"
+import type { LoopImpl } from "./loop.js"
+
+/** The timer functions of the JS runtime. */
+interface Timers {
+  readonly setImmediate?: (f: () => void) => unknown
+  readonly clearImmediate?: (handle: unknown) => void
+  readonly setTimeout: (f: () => void, ms: number) => unknown
+  readonly clearTimeout: (handle: unknown) => void
+  readonly setInterval: (f: () => void, ms: number) => unknown
+  readonly clearInterval: (handle: unknown) => void
+}
+
+const timers = globalThis as unknown as Timers
+
+/**
+ * The next turn of the event loop: every microtask queued before it (a
+ * Promise's continuation, a fiber's resumption) has run by then. `setImmediate`
+ * where the runtime has it (microseconds), else a zero timer.
+ *
+ * @internal
+ */
+export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
+  if (typeof timers.setImmediate === "function" && typeof timers.clearImmediate === "function") {
+    const handle = timers.setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => timers.clearImmediate!(handle))
+  }
+  const handle = timers.setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => timers.clearTimeout(handle))
+})
+
+/** Runs `sweep` every `ms` until the loop closes, without keeping the process alive. @internal */
+export const startSweep = (loop: LoopImpl, ms: number, sweep: () => void): unknown => {
+  const handle = timers.setInterval(sweep, ms)
+  ;(handle as { unref?: () => void }).unref?.()
+  loop.sweeps.add(handle)
+  return handle
+}
+
+/** @internal */
+export const stopSweep = (loop: LoopImpl, handle: unknown): void => {
+  timers.clearInterval(handle)
+  loop.sweeps.delete(handle)
+}
+
+/** @internal */
+export const stopSweeps = (loop: LoopImpl): void => {
+  for (const handle of loop.sweeps) timers.clearInterval(handle)
+  loop.sweeps.clear()
+}
