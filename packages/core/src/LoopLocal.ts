@@ -16,10 +16,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as acquire from "./internal/acquire.js"
-import { makeOwner } from "./internal/entry.js"
 import * as errors from "./internal/errors.js"
 import { invalidate } from "./internal/evict.js"
-import { type Cached, type KeyedOptions, keyed as keyedWith } from "./internal/keyed.js"
+import { type Cached, type KeyedOptions, keyed as keyedWith, ownerOf } from "./internal/keyed.js"
 import * as loops from "./internal/loop.js"
 import * as realm from "./internal/realm.js"
 import { describe, requireOptions } from "./internal/validate.js"
@@ -528,6 +527,27 @@ export type Keyed<Args extends ReadonlyArray<unknown>, A, E, R> = ((...args: Arg
 export interface KeyOptions<Args extends ReadonlyArray<unknown>> {
   /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */
   readonly key?: ((...args: Args) => unknown) | undefined
+  /** At most this many values per loop: past it, the least recently used others are evicted. */
+  readonly capacity?: number | undefined
+  /** A value no call asked for during this long is evicted. */
+  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  /** A value is evicted this long after its acquisition completed, used or not (tokens, credentials, DNS). */
+  readonly timeToLive?: Duration.DurationInput | undefined
+  /**
+   * Definitions with the same id, in the realm (across module reloads and
+   * package copies), share their values per loop.
+   */
+  readonly id?: string | undefined
+}
+
+/** A duration option as milliseconds: positive, `Infinity` for never; `undefined` when not given. */
+const millisOf = (option: string, u: unknown): number | undefined => {
+  if (u === undefined) return undefined
+  const decoded = Duration.decodeUnknown(u)
+  if (Option.isNone(decoded) || !Duration.greaterThan(decoded.value, Duration.zero)) {
+    throw new TypeError(`loop-local: ${option} must be a positive Duration, got ${describe(u)}`)
+  }
+  return Duration.toMillis(decoded.value)
 }
 
 const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
@@ -536,17 +556,23 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
   f: (...args: Args) => Effect.Effect<A, E, R>,
   options: KeyedOptions<Args> | undefined
 ): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => {
-  const owner = makeOwner(false)
+  const { adopt, owner } = ownerOf(kind, `${kind} of the Effect API`, options, millisOf)
   type Result = Effect.Effect<A, E, Exclude<R, Scope.Scope> | LoopLocal>
-  const cached: Cached<Args, Result, Effect.Effect<void, never, LoopLocal>> = keyedWith(kind, f, options, (keyOf) => ({
-    // Each path is a function of its own so that its closure captures only its own variables: a one-argument hit
-    // allocates the returned effect and a closure over that argument, nothing more.
-    one: (key) =>
-      Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, key, undefined)),
-    many: (args) =>
-      Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, keyOf(args), args)),
-    invalidate: (args) => Effect.suspend(() => invalidate(owner, keyOf(args)))
-  }))
+  const cached: Cached<Args, Result, Effect.Effect<void, never, LoopLocal>> = keyedWith(
+    kind,
+    f,
+    options,
+    (keyOf) => ({
+      // Each path is a function of its own so that its closure captures only its own variables: a one-argument hit
+      // allocates the returned effect and a closure over that argument, nothing more.
+      one: (key) =>
+        Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, key, undefined)),
+      many: (args) =>
+        Effect.withFiberRuntime((fiber) => acquire.getOrAcquire(fiber, owner, kind, scoped, f, keyOf(args), args)),
+      invalidate: (args) => Effect.suspend(() => invalidate(owner, keyOf(args)))
+    }),
+    adopt
+  )
   return cached
 }
 
@@ -658,10 +684,14 @@ const layerOwner = realm.realmOwner("memoize", true)
 export const memoize: {
   <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>): Layer.Layer<ROut, E, RIn | LoopLocal>
   <Args extends ReadonlyArray<unknown>, ROut, E, RIn>(
-    f: (...args: Args) => Layer.Layer<ROut, E, RIn>
-  ): (...args: Args) => Layer.Layer<ROut, E, RIn | LoopLocal>
+    f: (...args: Args) => Layer.Layer<ROut, E, RIn>,
+    options?: KeyOptions<Args>
+  ): MemoizedLayers<Args, ROut, E, RIn | LoopLocal>
   // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
-} = (self: AnyLayer | ((...args: ReadonlyArray<unknown>) => AnyLayer)): any => {
+} = (
+  self: AnyLayer | ((...args: ReadonlyArray<unknown>) => AnyLayer),
+  options?: KeyOptions<ReadonlyArray<unknown>>
+): any => {
   if (Layer.isLayer(self)) {
     return Layer.effectContext(
       Effect.withFiberRuntime<Context.Context<never>, unknown, unknown>((fiber) =>
@@ -682,9 +712,37 @@ export const memoize: {
       }
       return Layer.build(layer)
     },
-    undefined
+    options
   )
-  return (...args: ReadonlyArray<unknown>) => Layer.effectContext(build(...args))
+  return Object.assign((...args: ReadonlyArray<unknown>) => Layer.effectContext(build(...args)), {
+    invalidate: build.invalidate
+  })
+}
+
+/**
+ * What `memoize(f)` returns: a layer per arguments, built once per loop and
+ * key, with a way to drop one build.
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import { Context, Effect, Layer } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * class Db extends Context.Tag("Db")<Db, { readonly url: string }>() {}
+ * const DbFor: LoopLocal.MemoizedLayers<[string], Db, never, LoopLocal.LoopLocal> = LoopLocal.memoize(
+ *   (url: string) => Layer.succeed(Db, { url }),
+ *   { capacity: 10 }
+ * )
+ * const rebuild = DbFor.invalidate("postgres://db")
+ * ```
+ */
+export type MemoizedLayers<Args extends ReadonlyArray<unknown>, ROut, E, RIn> = ((
+  ...args: Args
+) => Layer.Layer<ROut, E, RIn>) & {
+  /** Releases the build for these arguments now and forgets it: the next use builds anew. */
+  invalidate(...args: Args): Effect.Effect<void, never, LoopLocal>
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Runtime } from "@effect/platform"
+// The module alone: the package's index loads all of @effect/platform, doubling a process's start-up.
+import * as Runtime from "@effect/platform/Runtime"
 import { LoopLocal } from "@loop-local/core"
 import * as core from "@loop-local/core/internal"
 import * as Effect from "effect/Effect"

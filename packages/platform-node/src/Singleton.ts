@@ -22,6 +22,17 @@ import * as internal from "./internal/current.js"
 export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
   /** Derives the cache key from the arguments, instead of comparing the arguments themselves. */
   readonly key?: ((...args: Args) => unknown) | undefined
+  /** At most this many values per loop: past it, the least recently used others are evicted. */
+  readonly capacity?: number | undefined
+  /** Milliseconds: a value no call asked for during this long is evicted. */
+  readonly idleTimeToLive?: number | undefined
+  /** Milliseconds: a value is evicted this long after its acquisition completed, used or not. */
+  readonly timeToLive?: number | undefined
+  /**
+   * Definitions with the same id, in the realm (across module reloads and
+   * package copies), share their values per loop.
+   */
+  readonly id?: string | undefined
 }
 
 /**
@@ -119,7 +130,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   fn: (...args: Args) => T,
   options?: SingletonOptions<Args>
 ): Cached<Args, T> => {
-  const owner = core.makeOwner(false)
+  const { adopt, owner } = core.ownerOf("singleton", "singleton of the Promise API", options, core.requireMilliseconds)
   const get = (loop: core.Loop, key: unknown, args: Args | undefined): T => {
     // Before the hit: a hit can be the pending Promise of a construction this very call works for.
     const cycle = internal.selfDependency(loop, owner, key)
@@ -171,7 +182,8 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
       (error) => {
         throw error
       }
-    )
+    ),
+    adopt
   )
 }
 
@@ -218,7 +230,12 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
 ): Cached<Args, Promise<A>> {
   const release = options?.release
   if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
-  const owner = core.makeOwner(false)
+  const { adopt, owner } = core.ownerOf(
+    "stickySingleton",
+    "stickySingleton of the Promise API",
+    options,
+    core.requireMilliseconds
+  )
   const get = (loop: core.Loop, key: unknown, args: Args | undefined): Promise<A> => {
     const entry = core.entryOf({ loop, owner, key })
     if (entry?.ready) return core.promiseOf(entry) as Promise<A>
@@ -253,6 +270,7 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
       get,
       (loop, key) => core.invalidate({ loop, owner, key }),
       (error) => Promise.reject(error)
-    )
+    ),
+    adopt
   )
 }

@@ -19,6 +19,7 @@ import { release as releaseEntry } from "./close.js"
 import { constructing, Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
 import { closedError } from "./errors.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
+import { touch, track } from "./evict.js"
 import { logAcquired, traced } from "./observe.js"
 import { describe } from "./validate.js"
 
@@ -43,8 +44,11 @@ export const getOrAcquire = <A, E, R>(
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> => {
   const loop = loopOf(fiber)
   if (loop === undefined || loop.closing) return unusable(loop)
-  const entry = loop.tables.get(owner)?.get(key)
-  if (entry !== undefined && entry.value !== PENDING) return exitOf(entry) as Exit.Exit<A>
+  const table = loop.tables.get(owner)
+  const entry = table?.get(key)
+  if (entry !== undefined && entry.value !== PENDING && (owner.bounds === undefined || touch(loop, table!, entry))) {
+    return exitOf(entry) as Exit.Exit<A>
+  }
   return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
 }
 
@@ -67,7 +71,8 @@ const acquireShared = <A, E, R>(
     Effect.suspend(() => {
       if (loop.closing) return unusable(loop)
       const table = tableOf(loop, owner)
-      const existing = table.get(key)
+      const found = table.get(key)
+      const existing = found?.ready && owner.bounds !== undefined && !touch(loop, table, found) ? undefined : found
       if (existing !== undefined) {
         const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
         return cycle === undefined ? restore(awaitEntry<A, E>(existing)) : Effect.die(cycle)
@@ -100,7 +105,9 @@ export const acquireUnshared = <A, E, R>(
     const entry = new Entry(kind, resource, undefined)
     return Effect.flatMap(
       construct(loop, entry, "scoped", () => resource),
-      (fiber) => Effect.onInterrupt(restore(awaitEntry<A, E>(entry)), () => Fiber.interrupt(fiber))
+      // Not waited for: a partial resource whose release hangs must not hang the interrupted caller (nor, through it,
+      // a program's shutdown); the loop's close bounds it by its deadline.
+      (fiber) => Effect.onInterrupt(restore(awaitEntry<A, E>(entry)), () => Fiber.interruptFork(fiber))
     )
   })
 
@@ -267,6 +274,7 @@ const settle = <A, E>(
   if (!loop.closing) {
     if (release !== undefined) loop.releases.add(entry)
     entry.value = exit.value
+    if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
     return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
@@ -308,7 +316,10 @@ export const insertReady = (
     entry.release = () => release
     loop.releases.add(entry)
   }
-  if (table !== undefined) entry.key = table.set(key, entry)
+  if (table !== undefined) {
+    entry.key = table.set(key, entry)
+    if (loop.tracked.size > 0) track(loop, entry)
+  }
   if (loop.debug && kind !== "atExit") Effect.runSync(logAcquired(kind, keyText(entry), 0))
   return entry
 }

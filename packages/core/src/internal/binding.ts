@@ -19,7 +19,7 @@ import type * as LoopLocal from "../LoopLocal.js"
 import { type Acquired, construction, insertReady } from "./acquire.js"
 import { type Construction, constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
-import { invalidate as invalidateEffect } from "./evict.js"
+import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
 
@@ -37,7 +37,7 @@ export {
   waitsForItself
 } from "./entry.js"
 export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"
-export { type Cached, type KeyedOptions, keyed, type Lookup } from "./keyed.js"
+export { type Cached, type KeyedOptions, keyed, type Lookup, ownerOf } from "./keyed.js"
 export { assertOpen, type LoopImpl as Loop, loopOf, tableOf } from "./loop.js"
 export { realmOwner } from "./realm.js"
 export { describe, requireFunction, requireMilliseconds, requireOptions } from "./validate.js"
@@ -85,25 +85,29 @@ export interface Place {
 }
 
 /** The hot path: the cached value (or its acquisition in flight) as the same Promise on every call; `undefined` on a miss. */
-export const cachedPromise = ({ key, loop, owner }: Place): Promise<unknown> | undefined => {
-  if (loop.closing) return Promise.reject(closedError(loop.id))
-  const entry = loop.tables.get(owner)?.get(key)
+export const cachedPromise = (place: Place): Promise<unknown> | undefined => {
+  if (place.loop.closing) return Promise.reject(closedError(place.loop.id))
+  const entry = entryOf(place)
   return entry === undefined ? undefined : entryPromise(entry)
 }
 
 /** The entry for the key, ready or pending, or `undefined`. */
 export const entryOf = ({ key, loop, owner }: Place): Entry | undefined => {
   assertOpen(loop)
-  return loop.tables.get(owner)?.get(key)
+  const table = loop.tables.get(owner)
+  const entry = table?.get(key)
+  // A bounded owner's hit is a use; one past its time to live is gone.
+  return entry === undefined || owner.bounds === undefined || !entry.ready || touch(loop, table!, entry)
+    ? entry
+    : undefined
 }
 
 /** The entry's value, or its construction, as a Promise: the same one every time. */
 export const promiseOf = (entry: Entry): Promise<unknown> => entryPromise(entry)
 
 /** The ready entry for the key, or `undefined` (acquisitions in flight are not returned). */
-export const lookup = ({ key, loop, owner }: Place): Entry | undefined => {
-  assertOpen(loop)
-  const entry = loop.tables.get(owner)?.get(key)
+export const lookup = (place: Place): Entry | undefined => {
+  const entry = entryOf(place)
   return entry?.ready ? entry : undefined
 }
 
@@ -176,10 +180,7 @@ export const insert = (options: {
 }
 
 /** Forgets an inserted entry without releasing it (a rejected Promise that must not stay cached). */
-export const remove = (loop: LoopImpl, entry: Entry): void => {
-  entry.table?.delete(entry.key, entry)
-  loop.releases.delete(entry)
-}
+export const remove: (loop: LoopImpl, entry: Entry) => void = forget
 
 /** Releases the entry for the key now (waiting for an acquisition in flight) and forgets it. */
 export const invalidate = ({ key, loop, owner }: Place): Promise<void> =>

@@ -151,10 +151,12 @@ export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
     loop.tables.set(owner, table)
   }
   if (owner.bounds !== undefined && !loop.tracked.has(table)) {
+    // An owner bounded only now (a definition under a shared id) takes the values it already holds in their order.
+    const held = Array.from(table.values()).filter((entry) => entry.ready)
     loop.tracked.set(table, {
       owner,
       table,
-      order: new Set(),
+      order: new Set(held.sort((a, b) => a.seq - b.seq)),
       now: Date.now() - loop.startedAt,
       sweep: undefined,
       sweepMs: 0
