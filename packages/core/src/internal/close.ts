@@ -46,8 +46,10 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
     return Effect.gen(function* () {
       const started = Date.now()
       const deadline = started + loop.deadlineMs
-      const constructions = Array.from(loop.pending)
-      for (const entry of constructions) {
+      const constructions = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>()
+      for (const entry of loop.pending) {
+        // Taken now: a construction that settles during the releases still runs its value's release in its fiber.
+        if (entry.pending!.fiber !== undefined) constructions.set(entry.pending!.fiber, entry)
         // A construction stuck in an uninterruptible region must not hang its waiters, nor hold up the releases.
         Deferred.unsafeDone(entry.pending!.deferred, Exit.die(closedError(loop.id)))
         if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
@@ -74,10 +76,13 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
  * close began (a value that arrives is released as it settles) and for the
  * releases `invalidate` started; what still runs then is reported abandoned.
  */
-const awaitStragglers = (loop: LoopImpl, constructions: ReadonlyArray<Entry>, deadline: number) =>
+const awaitStragglers = (
+  loop: LoopImpl,
+  constructions: ReadonlyMap<Fiber.RuntimeFiber<unknown, unknown>, Entry>,
+  deadline: number
+) =>
   Effect.gen(function* () {
-    const running = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>(loop.evicting)
-    for (const entry of constructions) if (entry.pending?.fiber !== undefined) running.set(entry.pending.fiber, entry)
+    const running = new Map([...loop.evicting, ...constructions])
     if (running.size === 0) return
     const done = yield* waitUntil(Fiber.awaitAll(running.keys()), deadline)
     if (done._tag === "Some") return
