@@ -90,6 +90,25 @@ export const LoopClosedError: new (args: { readonly loopId: number; readonly mes
   errors.LoopClosedError
 
 /**
+ * Whether `u` is a `LoopClosedError` (of any copy of this package): the guard
+ * to catch the defect, as `Cause.isExceededCapacityException` is for Effect's.
+ *
+ * @since 0.2.0
+ * @category errors
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const orClosed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+ *   Effect.catchSomeDefect(effect, (defect) =>
+ *     LoopLocal.isLoopClosedError(defect) ? Option.some(Effect.succeed("closed" as const)) : Option.none()
+ *   )
+ * ```
+ */
+export const isLoopClosedError: (u: unknown) => u is LoopClosedError = errors.isLoopClosedError
+
+/**
  * @since 0.1.0
  * @category errors
  */
@@ -656,7 +675,11 @@ export const stickySingleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
 // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
 type AnyLayer = Layer.Layer<any, any, any>
 
-const buildLayer = (layer: AnyLayer) => Layer.build(layer)
+/** Built with its loop's one `MemoMap`: a sub-layer that two memoized layers share is built once in that loop. */
+const buildLayer = (layer: AnyLayer) =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    loops.withLoop((loop) => Layer.buildWithMemoMap(layer, loop.memoMap(), scope))
+  )
 
 /** Every `memoize(layer)` of one layer shares one build per loop. */
 const layerOwner = realm.realmOwner("memoize", true)
@@ -710,7 +733,7 @@ export const memoize: {
       if (!Layer.isLayer(layer)) {
         return Effect.die(new TypeError(`loop-local: memoize's function must return a Layer, got ${describe(layer)}`))
       }
-      return Layer.build(layer)
+      return buildLayer(layer)
     },
     options
   )

@@ -20,7 +20,7 @@ import { constructing, Entry, exitOf, keyText, type Owner, PENDING, small, waits
 import { closedError } from "./errors.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
-import { logAcquired, traced } from "./observe.js"
+import { countHeld, logAcquired, traced } from "./observe.js"
 import { describe } from "./validate.js"
 
 /**
@@ -277,7 +277,11 @@ const settle = <A, E>(
     if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
-    return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
+    if (entry.table === undefined)
+      return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
+    const text = keyText(entry)
+    const counted = countHeld(loop, entry.kind, text)
+    return loop.debug ? Effect.zipRight(logAcquired(entry.kind, text, entry.acquireMs), counted) : counted
   }
   // Its waiters were told at the close's start; nobody gets the value.
   entry.table?.delete(entry.key, entry)
@@ -319,7 +323,12 @@ export const insertReady = (
   if (table !== undefined) {
     entry.key = table.set(key, entry)
     if (loop.tracked.size > 0) track(loop, entry)
-  }
-  if (loop.debug && kind !== "atExit") Effect.runSync(logAcquired(kind, keyText(entry), 0))
+    const text = keyText(entry)
+    Effect.runSync(
+      loop.debug
+        ? Effect.zipRight(logAcquired(kind, text, 0), countHeld(loop, kind, text))
+        : countHeld(loop, kind, text)
+    )
+  } else if (loop.debug && kind !== "atExit") Effect.runSync(logAcquired(kind, keyText(entry), 0))
   return entry
 }

@@ -4,11 +4,13 @@
  * rule that catches a construction waiting for itself. It may not run effects
  * or touch a loop's state: acquisition, closing and eviction do.
  */
+import * as Context from "effect/Context"
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
 import { equalKeys, type KeyTable } from "./key.js"
@@ -163,5 +165,17 @@ export const small = (ms: number): number => (ms < 0x3fffffff ? ms | 0 : ms)
 export const exitOf = (entry: Entry): Exit.Success<unknown, never> =>
   (entry.exit ??= Exit.succeed(entry.value) as Exit.Success<unknown, never>)
 
-/** How an entry is named for people: atExit finalizers have no key, so they are named by their place in the order. @internal */
-export const keyText = (entry: Entry): string => (entry.kind === "atExit" ? `#${entry.seq}` : renderKey(entry.key))
+/**
+ * How an entry is named for people: atExit finalizers have no key, so they are
+ * named by their place in the order; a memoized layer by the services it
+ * provides, once built.
+ *
+ * @internal
+ */
+export const keyText = (entry: Entry): string => {
+  if (entry.kind === "atExit") return `#${entry.seq}`
+  if (entry.kind === "memoize" && Layer.isLayer(entry.key) && Context.isContext(entry.value)) {
+    return `Layer<${Array.from(entry.value.unsafeMap.keys()).join(", ")}>`
+  }
+  return renderKey(entry.key)
+}

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -48,6 +49,9 @@ export class LoopImpl implements LoopLocal.Loop {
   completed = 0
   /** Set once the close's report is delivered: outcomes after it are only logged. */
   sealed = false
+  /** How many values it holds per kind and rendered key, to tell a pile-up made by mistake. */
+  readonly held = new Map<string, number>()
+  warnedPileUp = false
   /** The state of each bounded owner's table (capacity, times to live). */
   readonly tracked = new Map<KeyTable<Entry>, Tracked>()
   /** The interval timers of owners with a time to live, cleared when the loop closes. */
@@ -59,6 +63,13 @@ export class LoopImpl implements LoopLocal.Loop {
     readonly id: number,
     readonly scope: Scope.CloseableScope
   ) {}
+
+  private layers: Layer.MemoMap | undefined
+
+  /** The loop's one `MemoMap`, made on first use: every memoized layer of the loop builds with it. */
+  memoMap(): Layer.MemoMap {
+    return (this.layers ??= Effect.runSync(Layer.makeMemoMap))
+  }
 
   get isClosed(): boolean {
     return this.closing

@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as LoopLocal from "../LoopLocal.js"
+import type { LoopImpl } from "./loop.js"
 
 /** LOOP_LOCAL_DEBUG=1: log every acquisition and release as it happens. Read once, when a loop is made. @internal */
 export const debugEnabled = (): boolean =>
@@ -39,3 +40,35 @@ export const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effe
 /** In debug, logs a completed acquisition. @internal */
 export const logAcquired = (kind: LoopLocal.EntryKind, key: string, ms: number): Effect.Effect<void> =>
   Effect.logInfo(`loop-local: acquired ${kind} ${key} in ${ms} ms`)
+
+/**
+ * How many values of one kind, whose keys render alike, a loop may hold
+ * before it is warned: distinct keys that print the same are keys compared by
+ * identity (a layer, a definition, a function or a `Date` made per call), and
+ * a program that means to hold several such values holds a handful, whereas a
+ * pile-up made by mistake grows by one per request.
+ *
+ * @internal
+ */
+export const PILE_UP = 10
+
+/** Counts a value now held under `text`; returns the warning, once per loop, when a pile-up reaches `PILE_UP`. @internal */
+export const countHeld = (loop: LoopImpl, kind: LoopLocal.EntryKind, text: string): Effect.Effect<void> => {
+  const id = `${kind} ${text}`
+  const held = (loop.held.get(id) ?? 0) + 1
+  loop.held.set(id, held)
+  if (held < PILE_UP || loop.warnedPileUp) return Effect.void
+  loop.warnedPileUp = true
+  return Effect.logWarning(
+    `loop-local: this loop holds ${held} ${kind} values whose keys all read ${text}: each call makes a new key, likely a layer or a definition made per request, or a function, class instance or Date inside the key, and each value is kept until the loop closes. Define it once at module level, pass what varies as arguments (memoize(f) for layers), derive the key with options.key, or share definitions with options.id.`
+  )
+}
+
+/** @internal */
+export const countReleased = (loop: LoopImpl, kind: LoopLocal.EntryKind, text: string): void => {
+  const id = `${kind} ${text}`
+  const held = loop.held.get(id)
+  if (held === undefined) return
+  if (held <= 1) loop.held.delete(id)
+  else loop.held.set(id, held - 1)
+}
