@@ -710,10 +710,10 @@ export const memoize: {
     f: (...args: Args) => Layer.Layer<ROut, E, RIn>,
     options?: KeyOptions<Args>
   ): MemoizedLayers<Args, ROut, E, RIn | LoopLocal>
-  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
 } = (
   self: AnyLayer | ((...args: ReadonlyArray<unknown>) => AnyLayer),
   options?: KeyOptions<ReadonlyArray<unknown>>
+  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
 ): any => {
   if (Layer.isLayer(self)) {
     return Layer.effectContext(

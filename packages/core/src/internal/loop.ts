@@ -68,7 +68,8 @@ export class LoopImpl implements LoopLocal.Loop {
 
   /** The loop's one `MemoMap`, made on first use: every memoized layer of the loop builds with it. */
   memoMap(): Layer.MemoMap {
-    return (this.layers ??= Effect.runSync(Layer.makeMemoMap))
+    if (this.layers === undefined) this.layers = Effect.runSync(Layer.makeMemoMap)
+    return this.layers
   }
 
   get isClosed(): boolean {
