@@ -675,10 +675,18 @@ export const stickySingleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
 // biome-ignore lint/suspicious/noExplicitAny: the overloads above type every use
 type AnyLayer = Layer.Layer<any, any, any>
 
-/** Built with its loop's one `MemoMap`: a sub-layer that two memoized layers share is built once in that loop. */
+/**
+ * Built with its loop's one `MemoMap`: a sub-layer that two memoized layers
+ * share is built once in that loop. A `MemoMap` keeps a failed build's failure,
+ * so after a failure the loop starts a fresh one: the next use retries.
+ */
 const buildLayer = (layer: AnyLayer) =>
   Effect.flatMap(Effect.scope, (scope) =>
-    loops.withLoop((loop) => Layer.buildWithMemoMap(layer, loop.memoMap(), scope))
+    loops.withLoop((loop) =>
+      Effect.onError(Layer.buildWithMemoMap(layer, loop.memoMap(), scope), () =>
+        Effect.sync(() => loop.forgetMemoMap())
+      )
+    )
   )
 
 /** Every `memoize(layer)` of one layer shares one build per loop. */

@@ -134,8 +134,7 @@ export const track = (loop: LoopImpl, entry: Entry): void => {
     if (tracked.order.size <= bounds.capacity || other === entry) break
     evict(loop, other)
   }
-  // A quarter of the shorter time: a value goes at most that late, and one used at least as often as its idle time
-  // never goes.
+  // A quarter of the shorter time: a value goes at most half its time late.
   const sweepMs = Math.max(1, Math.min(bounds.idleMs, bounds.ttlMs) / 4)
   if (sweepMs === Number.POSITIVE_INFINITY || tracked.sweepMs === sweepMs) return
   if (tracked.sweep !== undefined) stopSweep(loop, tracked.sweep)
@@ -147,8 +146,11 @@ const sweep = (loop: LoopImpl, tracked: Tracked): void => {
   const bounds = tracked.owner.bounds
   tracked.now = Date.now() - loop.startedAt
   if (bounds === undefined) return
+  // A hit notes the clock of the last sweep, up to one sweep behind: the slack keeps a value hit at least every
+  // idleTimeToLive from ever going.
+  const idleMs = bounds.idleMs + tracked.sweepMs
   for (const entry of tracked.order) {
-    if (tracked.now - entry.usedAt > bounds.idleMs || tracked.now - entry.acquiredAt >= bounds.ttlMs) evict(loop, entry)
+    if (tracked.now - entry.usedAt > idleMs || tracked.now - entry.acquiredAt >= bounds.ttlMs) evict(loop, entry)
   }
   if (tracked.order.size === 0) {
     stopSweep(loop, tracked.sweep)

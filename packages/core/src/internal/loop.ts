@@ -72,6 +72,10 @@ export class LoopImpl implements LoopLocal.Loop {
     return this.layers
   }
 
+  forgetMemoMap(): void {
+    this.layers = undefined
+  }
+
   get isClosed(): boolean {
     return this.closing
   }
