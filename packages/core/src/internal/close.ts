@@ -55,10 +55,15 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
         if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
       }
       stopSweeps(loop)
-      // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
-      yield* nextTurn
-      yield* releaseAll(loop, deadline)
-      yield* awaitStragglers(loop, constructions, deadline)
+      // A loop that holds nothing to release closes at once: the wait below is only for values being handed out.
+      if (loop.releases.size > 0 || constructions.size > 0 || loop.evicting.size > 0) {
+        // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
+        yield* nextTurn
+        yield* releaseAll(loop, deadline)
+        yield* awaitStragglers(loop, constructions, deadline)
+      } else {
+        loop.releasing = true
+      }
       loop.storage.clear()
       loop.tables.clear()
       loop.sealed = true
