@@ -1,27 +1,20 @@
 /**
- * Getting a value into a loop: the hit path, the one construction that
- * concurrent callers share, and settling it (ready and in the release order,
- * or forgotten on failure). Owns `getOrAcquire`, the construction fiber and
- * the chain of constructions a fiber works for. It releases nothing itself,
- * except a value that completes after its loop began closing.
+ * Getting a value into a loop: the hit path, the miss path that starts the
+ * one construction concurrent callers share (`construction.ts` runs it), and
+ * values stored as they are. Owns `getOrAcquire`, the hot path of every keyed
+ * primitive. It releases nothing.
  */
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import type * as ExecutionStrategy from "effect/ExecutionStrategy"
-import { pipeArguments } from "effect/Pipeable"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { release as releaseEntry } from "./close.js"
 import { constructing, Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
-import { closedError } from "./errors.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
-import { countHeld, logAcquired, traced } from "./observe.js"
-import { describe } from "./validate.js"
+import { construction, type Mode } from "./construction.js"
+import { countHeld, logAcquired } from "./observe.js"
 
 /**
  * The cached value for `key` on the fiber's loop, or the shared acquisition
@@ -112,125 +105,6 @@ export const acquireUnshared = <A, E, R>(
   })
 
 /**
- * A value acquired with its release: how the Promise API hands its values to a
- * loop, without a `Scope` for each.
- *
- * @internal
- */
-export interface Acquired<A> {
-  readonly value: A
-  readonly release: () => Effect.Effect<void>
-}
-
-/**
- * How a construction's effect is acquired: `plain` needs no release, `scoped`
- * runs in a `Scope` of its own that the loop closes, `paired` yields its value
- * with its release.
- *
- * @internal
- */
-export type Mode = "plain" | "scoped" | "paired"
-
-/**
- * The construction of `entry`, to run on a fiber of its own so that a
- * waiter's interruption cannot interrupt it; only the loop's close does.
- * Registers the entry as pending at once, before the fiber starts.
- *
- * @internal
- */
-export const construction = <A, E, R>(
-  loop: LoopImpl,
-  entry: Entry,
-  mode: Mode,
-  make: () => Effect.Effect<A, E, R>
-): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined, interruptible: mode !== "paired" }
-  loop.pending.add(entry)
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      if (loop.closing) return settle(loop, entry, Exit.interrupt(FiberId.none), undefined, 0)
-      const started = Date.now()
-      const effect = make()
-      if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
-      const made = traced(
-        "loop-local.acquire",
-        entry.kind,
-        keyText(entry),
-        Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
-      )
-      if (mode === "paired") {
-        return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
-          if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
-          const acquired = exit.value as Acquired<unknown>
-          return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
-        })
-      }
-      return Effect.flatMap(Scope.make(), (scope) => {
-        // Watched, so that a plain construction that registered a release (it belongs in `stickySingleton`) is
-        // caught, and so that a construction cut short by its loop's close is known to hold something to release.
-        const watched = watch(scope)
-        return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, watched))), (exit) => {
-          const closeScope = () => Scope.close(scope, Exit.void)
-          if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, closeScope, started)
-          if (Exit.isSuccess(exit) && !watched.used) return settle(loop, entry, exit, undefined, started)
-          const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
-          // What a construction cut short by the close acquired is released with the close, reported and logged.
-          if (loop.closing && watched.used) return settle(loop, entry, outcome, closeScope, started)
-          // The partial resource is released before any waiter sees the failure.
-          return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
-            settle(
-              loop,
-              entry,
-              Exit.isFailure(released)
-                ? Exit.failCause(
-                    Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
-                  )
-                : outcome,
-              undefined,
-              started
-            )
-          )
-        })
-      })
-    })
-  ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
-}
-
-/** A scope that notes whether anything was registered in it. */
-const watch = (scope: Scope.CloseableScope): Scope.Scope & { readonly used: boolean } => {
-  const watched = {
-    [Scope.ScopeTypeId]: Scope.ScopeTypeId,
-    strategy: scope.strategy,
-    used: false,
-    fork(strategy: ExecutionStrategy.ExecutionStrategy) {
-      watched.used = true
-      return Scope.fork(scope, strategy)
-    },
-    addFinalizer(finalizer: Scope.Scope.Finalizer) {
-      watched.used = true
-      return Scope.addFinalizerExit(scope, finalizer)
-    },
-    pipe() {
-      // biome-ignore lint/complexity/noArguments: Pipeable's own convention
-      return pipeArguments(watched, arguments)
-    }
-  }
-  return watched as unknown as Scope.Scope & { readonly used: boolean }
-}
-
-const notAnEffect = (entry: Entry, u: unknown) =>
-  new TypeError(
-    `loop-local: the factory of ${entry.kind} ${keyText(entry)} must return an Effect, got ${
-      u instanceof Promise ? "a Promise (wrap it: Effect.tryPromise(() => ...))" : describe(u)
-    }`
-  )
-
-const scopedSingleton = (entry: Entry) =>
-  new TypeError(
-    `loop-local: the effect of ${entry.kind} ${keyText(entry)} needs a Scope (it registers a release), so its value would be released at once; use stickySingleton for resources`
-  )
-
-/**
  * Starts a construction from inside a fiber: it inherits the caller's context,
  * but not the uninterruptible region it is started from, so that the close
  * can interrupt it.
@@ -244,57 +118,6 @@ const construct = <A, E, R>(
   Effect.tap(Effect.forkDaemon(Effect.interruptible(construction(loop, entry, mode, make))), (fiber) => {
     if (entry.pending !== undefined) entry.pending.fiber = fiber
   })
-
-/**
- * Ends a construction: ready and in the release order, or forgotten with its
- * waiters failed. A value (or a partial one) that arrives after its loop began
- * closing is released with the close, as any other.
- */
-const settle = <A, E>(
-  loop: LoopImpl,
-  entry: Entry,
-  exit: Exit.Exit<A, E>,
-  release: (() => Effect.Effect<void>) | undefined,
-  started: number
-): Effect.Effect<void> => {
-  loop.pending.delete(entry)
-  const deferred = entry.pending!.deferred
-  entry.pending = undefined
-  entry.release = release
-  if (Exit.isFailure(exit)) {
-    entry.table?.delete(entry.key, entry)
-    const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
-    Deferred.unsafeDone(deferred, Exit.failCause(cause))
-    return release === undefined ? Effect.void : releaseLate(loop, entry)
-  }
-  const now = Date.now()
-  entry.acquiredAt = small(now - loop.startedAt)
-  entry.acquireMs = small(now - started)
-  entry.seq = ++loop.completed
-  if (!loop.closing) {
-    if (release !== undefined) loop.releases.add(entry)
-    entry.value = exit.value
-    if (loop.tracked.size > 0) track(loop, entry)
-    // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
-    Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
-    if (entry.table === undefined)
-      return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
-    const text = keyText(entry)
-    const counted = countHeld(loop, entry.kind, text)
-    return loop.debug ? Effect.zipRight(logAcquired(entry.kind, text, entry.acquireMs), counted) : counted
-  }
-  // Its waiters were told at the close's start; nobody gets the value.
-  entry.table?.delete(entry.key, entry)
-  Deferred.unsafeDone(deferred, Exit.die(closedError(loop.id)))
-  return release === undefined ? Effect.void : releaseLate(loop, entry)
-}
-
-/** Before the close has taken its order of releases, a late entry joins it; after, it is released at once. */
-const releaseLate = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
-  if (loop.releasing) return releaseEntry(loop, entry)
-  loop.releases.add(entry)
-  return Effect.void
-}
 
 /**
  * Stores a value that is already there (a synchronous result, a registered

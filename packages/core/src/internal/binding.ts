@@ -16,7 +16,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
-import { type Acquired, construction, insertReady } from "./acquire.js"
+import { insertReady } from "./acquire.js"
+import { type Acquired, construction } from "./construction.js"
 import { type Construction, constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
@@ -26,7 +27,7 @@ import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./re
 export { renewDefaultLoop } from "./realm.js"
 import { requireMilliseconds } from "./validate.js"
 
-export type { Acquired } from "./acquire.js"
+export type { Acquired } from "./construction.js"
 export {
   type Construction,
   constructing,
