@@ -22,7 +22,7 @@ export const captureConsole = (): Array<Logged> => {
   const logs: Array<Logged> = []
   const spies = (["log", "info", "warn", "error", "debug", "trace"] as const).map((method) =>
     vi.spyOn(console, method).mockImplementation((...args: Array<unknown>) => {
-      logs.push(parseLogLine(format(...args)))
+      logs.push(parseLogLine(format(...args), method))
     })
   )
   onTestFinished(() => {
@@ -34,8 +34,12 @@ export const captureConsole = (): Array<Logged> => {
 /** One `label=value` of a line of Effect's default logger: a value with spaces or quotes is quoted, `"` as `\"`. */
 const field = /\s*([^\s=]+)=(?:"((?:\\[\s\S]|[^"\\])*)"|([^\s"=]*))/y
 
-/** Reads a line of Effect's default logger (`timestamp=… level=… message=… cause=…`) back into its fields. */
-export const parseLogLine = (line: string): Logged => {
+/**
+ * Reads a line of Effect's default logger (`timestamp=… level=… message=… cause=…`) back into its fields; a
+ * `console.warn` that is not one (the Promise API's plain warnings: a line, then the error's stack) as a WARN whose
+ * message is its first line and whose cause is the rest.
+ */
+export const parseLogLine = (line: string, method = "log"): Logged => {
   const fields = new Map<string, string>()
   field.lastIndex = 0
   for (let m = field.exec(line); m !== null; m = field.exec(line)) {
@@ -43,7 +47,12 @@ export const parseLogLine = (line: string): Logged => {
     if (field.lastIndex === line.length) break
   }
   const level = fields.get("level")
-  return level === undefined || !fields.has("timestamp") || !fields.has("message")
-    ? { level: "", message: line, cause: "" }
-    : { level, message: fields.get("message")!, cause: fields.get("cause") ?? "" }
+  if (level !== undefined && fields.has("timestamp") && fields.has("message")) {
+    return { level, message: fields.get("message")!, cause: fields.get("cause") ?? "" }
+  }
+  if (method !== "warn") return { level: "", message: line, cause: "" }
+  const newline = line.indexOf("\n")
+  return newline === -1
+    ? { level: "WARN", message: line, cause: "" }
+    : { level: "WARN", message: line.slice(0, newline), cause: line.slice(newline + 1) }
 }

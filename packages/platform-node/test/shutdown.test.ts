@@ -109,3 +109,31 @@ describe("LOOP_LOCAL_DEBUG=1", () => {
     expect(logs.filter((l) => l.message.startsWith("loop-local: released"))).toHaveLength(3)
   })
 })
+
+describe("a failing release in a Promise-only program", () => {
+  it("is told as one plain line on stderr, then the error's own stack", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {})
+    const log = vi.spyOn(console, "log").mockImplementation(() => {})
+    try {
+      const client = stickySingleton(async (name: string) => ({ name }), {
+        release: function closeClient() {
+          throw new Error("socket hang up")
+        }
+      })
+      await run(async () => {
+        await client("api")
+      }).catch(() => undefined)
+      expect(log).not.toHaveBeenCalled()
+      expect(warn).toHaveBeenCalledTimes(1)
+      const text = String(warn.mock.calls[0]![0])
+      const [first, second, third] = text.split("\n")
+      expect(first).toMatch(/^loop-local: the release of stickySingleton "api" failed after \d+ ms$/)
+      expect(second).toBe("Error: socket hang up")
+      expect(third).toMatch(/^ {4}at closeClient \(.*shutdown\.test\.ts/)
+      expect(text).not.toMatch(/level=|fiberRuntime|loop-local\.release/)
+    } finally {
+      warn.mockRestore()
+      log.mockRestore()
+    }
+  })
+})

@@ -150,6 +150,7 @@ export const acquire = <A, E>(
   if (existing !== undefined) return entryPromise(existing) as Promise<A>
   const entry = new Entry(place.kind, undefined, table)
   entry.key = table.set(place.key, entry)
+  entry.fromPromise = true
   return start(loop, entry, place.chain, place.make)
 }
 
@@ -163,7 +164,9 @@ export const acquireEach = <A, E>(options: {
 }): Promise<A> => {
   const { loop } = options
   if (loop.closing) return Promise.reject(closedError(loop.id))
-  return start(loop, new Entry(options.kind, options.key, undefined), options.chain, () => options.acquisition)
+  const entry = new Entry(options.kind, options.key, undefined)
+  entry.fromPromise = true
+  return start(loop, entry, options.chain, () => options.acquisition)
 }
 
 /** Stores a value that is already there under the owner's key (or under none), with an optional release. */
@@ -177,7 +180,9 @@ export const insert = (options: {
 }): Entry => {
   const { loop, owner } = options
   const table = owner === undefined ? undefined : tableOf(loop, owner)
-  return insertReady(loop, table, options.kind, options.key, options.value, options.release)
+  const entry = insertReady(loop, table, options.kind, options.key, options.value, options.release)
+  entry.fromPromise = true
+  return entry
 }
 
 /** Forgets an inserted entry without releasing it (a rejected Promise that must not stay cached). */

@@ -94,7 +94,7 @@ const awaitStragglers = (
     for (const [fiber, entry] of running) {
       if (fiber.unsafePoll() !== null) continue
       const report = record(loop, entry, "abandoned", undefined)
-      if (report !== undefined) yield* logRelease(report)
+      if (report !== undefined) yield* logRelease(report, false, entry.fromPromise)
     }
   })
 
@@ -115,7 +115,7 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     if (done._tag === "Some") return
     overdue = true
     const running = next > 0 ? record(loop, entries[next - 1]!, "abandoned", undefined) : undefined
-    if (running !== undefined) yield* logRelease(running)
+    if (running !== undefined) yield* logRelease(running, false, entries[next - 1]!.fromPromise)
     // Every remaining release still starts, in order; each is waited for until the event loop's next turn at most
     // (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
     for (const entry of entries.slice(next)) {
@@ -123,7 +123,7 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
       if (late.unsafePoll() !== null) continue
       const settled = yield* waitUntil(Fiber.await(late), Date.now())
       const overrun = settled._tag === "None" ? record(loop, entry, "abandoned", undefined) : undefined
-      if (overrun !== undefined) yield* logRelease(overrun)
+      if (overrun !== undefined) yield* logRelease(overrun, false, entry.fromPromise)
     }
   })
 
@@ -141,7 +141,7 @@ export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
       const outcome = Exit.isSuccess(exit)
         ? record(loop, entry, "ok", undefined, key)
         : record(loop, entry, "failed", exit.cause, key)
-      return outcome === undefined ? Effect.void : logRelease(outcome, loop.debug)
+      return outcome === undefined ? Effect.void : logRelease(outcome, loop.debug, entry.fromPromise)
     })
   })
 }

@@ -136,6 +136,8 @@ export class Entry implements Construction {
   seq = 0
   /** When a call last asked for it, on its owner's coarse clock (ms since the loop's start): for `idleTimeToLive`. */
   usedAt = 0
+  /** Acquired by the Promise API: its failures are told to Promise users in their terms. */
+  fromPromise = false
   constructor(
     readonly kind: LoopLocal.EntryKind,
     /** The key as its table stored it: a snapshot, never the caller's object, so it cannot change under the table. */

@@ -5,6 +5,7 @@
  * acquisition and release. Owns the wording and the thresholds; it reads
  * entries and reports but changes nothing.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as LoopLocal from "../LoopLocal.js"
 import type { LoopImpl } from "./loop.js"
@@ -24,18 +25,38 @@ export const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
 
-/** Logs a release that failed, was abandoned or was slow (and, in debug, every one). @internal */
-export const logRelease = (record: LoopLocal.ReleaseReport, debug = false): Effect.Effect<void> =>
-  record.outcome !== "ok"
-    ? Effect.logWarning(
-        `loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`,
-        record.cause
-      )
-    : record.durationMs > SLOW_RELEASE_MS
-      ? Effect.logWarning(`loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`)
-      : debug
-        ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
-        : Effect.void
+/**
+ * Logs a release that failed, was abandoned or was slow (and, in debug, every
+ * one). A value the Promise API acquired (`plain`) is told as Promise users
+ * read errors: one line on stderr, then the error's own stack, instead of a
+ * line of Effect's logger carrying the fiber's frames.
+ *
+ * @internal
+ */
+export const logRelease = (record: LoopLocal.ReleaseReport, debug: boolean, plain: boolean): Effect.Effect<void> => {
+  if (record.outcome === "ok" && record.durationMs <= SLOW_RELEASE_MS) {
+    return debug
+      ? Effect.logInfo(`loop-local: released ${record.kind} ${record.key} in ${record.durationMs} ms`)
+      : Effect.void
+  }
+  const message =
+    record.outcome === "ok"
+      ? `loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`
+      : `loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`
+  if (!plain) return Effect.logWarning(message, record.cause)
+  return Effect.sync(() => {
+    const error = record.cause === undefined ? undefined : Cause.squash(record.cause)
+    // The error of an abandoned release is the library's own: its message says it all, its stack is ours.
+    const shown =
+      error instanceof Error
+        ? record.outcome === "abandoned"
+          ? error.message
+          : (error.stack ?? String(error))
+        : String(error)
+    const detail = error === undefined ? "" : `\n${shown}`
+    ;(globalThis as { console?: { warn(text: string): void } }).console?.warn(`${message}${detail}`)
+  })
+}
 
 /** In debug, logs a completed acquisition. @internal */
 export const logAcquired = (kind: LoopLocal.EntryKind, key: string, ms: number): Effect.Effect<void> =>

@@ -145,16 +145,17 @@ export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefi
  */
 export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
-    // Its whole call tree, awaits included, has the loop being closed as its current loop.
+    // Its whole call tree, awaits included, has the loop being closed as its current loop; and it starts in a
+    // microtask of its own, so that an error it throws carries its own stack, not the releasing fiber's.
     const loop = core.loopOf(fiber)
-    let result: unknown
-    try {
-      result = loop === undefined ? release() : nodeRealm.bound.run({ loop, constructing: [] }, release)
-    } catch (error) {
-      return Effect.die(error)
+    const call = async () => {
+      await undefined
+      return release()
     }
-    if (Effect.isEffect(result)) return Effect.asVoid(Effect.orDie(result as Effect.Effect<unknown, unknown>))
-    return Effect.orDie(Effect.tryPromise({ try: async () => void (await result), catch: (error) => error }))
+    const result = loop === undefined ? call() : nodeRealm.bound.run({ loop, constructing: [] }, call)
+    return Effect.flatMap(Effect.orDie(Effect.tryPromise({ try: () => result, catch: identity })), (value) =>
+      Effect.isEffect(value) ? Effect.asVoid(Effect.orDie(value as Effect.Effect<unknown, unknown>)) : Effect.void
+    )
   })
 
 const identity = <A>(a: A): A => a
