@@ -559,6 +559,27 @@ export interface KeyOptions<Args extends ReadonlyArray<unknown>> {
   readonly id?: string | undefined
 }
 
+/**
+ * The arguments as the factory declares them, not inferred from
+ * `options.key`: a key that reads fewer of them must not narrow the cached
+ * function's parameters.
+ *
+ * @since 0.2.0
+ * @category models
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const Client = LoopLocal.singleton((url: string, retries?: number) => Effect.succeed({ url, retries }), {
+ *   key: (url) => url
+ * })
+ * const program = Client("http://api", 3) // retries is still a parameter
+ * type Args = LoopLocal.NoInferArgs<[string, number?]>
+ * ```
+ */
+export type NoInferArgs<Args extends ReadonlyArray<unknown>> = [Args][Args extends unknown ? 0 : never]
+
 /** A duration option as milliseconds: positive, `Infinity` for never; `undefined` when not given. */
 const millisOf = (option: string, u: unknown): number | undefined => {
   if (u === undefined) return undefined
@@ -624,7 +645,7 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
  */
 export const singleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
   f: (...args: Args) => Effect.Effect<A, E, R> & NoScope<R>,
-  options?: KeyOptions<Args>
+  options?: KeyOptions<NoInferArgs<Args>>
 ): Keyed<Args, A, E, R | LoopLocal> => keyed("singleton", false, f, options) as Keyed<Args, A, E, R | LoopLocal>
 
 /**
@@ -668,7 +689,7 @@ export type NoScope<R> = [Extract<R, Scope.Scope>] extends [never]
  */
 export const stickySingleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
   f: (...args: Args) => Effect.Effect<A, E, R>,
-  options?: KeyOptions<Args>
+  options?: KeyOptions<NoInferArgs<Args>>
 ): Keyed<Args, A, E, Exclude<R, Scope.Scope> | LoopLocal> => keyed("stickySingleton", true, f, options)
 
 /** Any layer: `memoize`'s implementation, whose overloads give the types. */
@@ -716,7 +737,7 @@ export const memoize: {
   <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>): Layer.Layer<ROut, E, RIn | LoopLocal>
   <Args extends ReadonlyArray<unknown>, ROut, E, RIn>(
     f: (...args: Args) => Layer.Layer<ROut, E, RIn>,
-    options?: KeyOptions<Args>
+    options?: KeyOptions<NoInferArgs<Args>>
   ): MemoizedLayers<Args, ROut, E, RIn | LoopLocal>
 } = (
   self: AnyLayer | ((...args: ReadonlyArray<unknown>) => AnyLayer),

@@ -366,27 +366,21 @@ describe("singleton", () => {
       LoopLocal.singleton((s: string) => Effect.succeed(s), { ttl: 1 })
     }))
 
-  it("a key function with fewer parameters narrows the arguments (current behavior, reported)", () =>
+  it("a key function with fewer parameters does not narrow the arguments", () =>
     types(() => {
-      // Args is inferred from the factory's and the key function's parameters (both contravariant), and the
-      // narrower wins: a trailing optional argument of the factory is lost. Sound (it only rejects), but a fix in
-      // the signature (Args not inferred from `options`) should turn this into `[url: string, retries?: number]`.
-      const Narrowed = LoopLocal.singleton((url: string, retries?: number) => Effect.succeed({ url, retries }), {
+      // Args comes from the factory alone (NoInferArgs): a key reading only some of them keeps them all.
+      const Client = LoopLocal.singleton((url: string, retries?: number) => Effect.succeed({ url, retries }), {
         key: (url) => url
       })
-      expectTypeOf(Narrowed).parameters.toEqualTypeOf<[url: string]>()
-      // @ts-expect-error: the factory accepts it, the cached function no longer does
-      Narrowed("u", 3)
-      // Today's workaround: a key taking every argument as a rest parameter.
-      const Kept = LoopLocal.singleton((url: string, retries?: number) => Effect.succeed({ url, retries }), {
-        key: (...args) => args[0]
-      })
-      expectTypeOf(Kept).parameters.toEqualTypeOf<[url: string, retries?: number | undefined]>()
-      // The same for stickySingleton and memoize, which take the same KeyOptions.
+      expectTypeOf(Client).parameters.toEqualTypeOf<[url: string, retries?: number | undefined]>()
+      Client("u", 3)
       const Pools = LoopLocal.stickySingleton((_url: string, _size?: number) => onlyScoped, { key: (url) => url })
-      expectTypeOf(Pools).parameters.toEqualTypeOf<[url: string]>()
+      expectTypeOf(Pools).parameters.toEqualTypeOf<[_url: string, _size?: number | undefined]>()
       const DbFor = LoopLocal.memoize((url: string, _pool?: number) => Layer.succeed(Db, { url }), { key: (u) => u })
-      expectTypeOf(DbFor).parameters.toEqualTypeOf<[u: string]>()
+      expectTypeOf(DbFor).parameters.toEqualTypeOf<[url: string, _pool?: number | undefined]>()
+      // The key's parameters still get their types from the factory's.
+      // @ts-expect-error: url is a string
+      LoopLocal.singleton((url: string) => Effect.succeed(url), { key: (url: number) => url })
     }))
 
   it("KeyOptions", () =>

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { LoopLocal } from "@loop-local/core"
 import * as core from "@loop-local/core/internal"
 import * as internal from "./internal/current.js"
 
@@ -128,7 +129,7 @@ const lookup =
  */
 export const singleton = <Args extends ReadonlyArray<unknown>, T>(
   fn: (...args: Args) => T,
-  options?: SingletonOptions<Args>
+  options?: SingletonOptions<LoopLocal.NoInferArgs<Args>>
 ): Cached<Args, T> => {
   const { adopt, owner } = core.ownerOf("singleton", "singleton of the Promise API", options, core.requireMilliseconds)
   const get = (loop: core.Loop, key: unknown, args: Args | undefined): T => {
@@ -218,15 +219,15 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
  */
 export function stickySingleton<Args extends ReadonlyArray<unknown>, A extends AsyncDisposable | Disposable>(
   factory: (...args: Args) => A | PromiseLike<A>,
-  options?: SingletonOptions<Args>
+  options?: SingletonOptions<LoopLocal.NoInferArgs<Args>>
 ): Cached<Args, Promise<A>>
 export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
   factory: (...args: Args) => A | PromiseLike<A>,
-  options: StickySingletonOptions<Args, A> & { readonly release: (value: A) => unknown }
+  options: StickySingletonOptions<LoopLocal.NoInferArgs<Args>, A> & { readonly release: (value: A) => unknown }
 ): Cached<Args, Promise<A>>
 export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
   factory: (...args: Args) => A | PromiseLike<A>,
-  options?: StickySingletonOptions<Args, A>
+  options?: StickySingletonOptions<LoopLocal.NoInferArgs<Args>, A>
 ): Cached<Args, Promise<A>> {
   const release = options?.release
   if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
