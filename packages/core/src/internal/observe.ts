@@ -43,7 +43,7 @@ export const logRelease = (record: LoopLocal.ReleaseReport, debug: boolean, plai
     record.outcome === "ok"
       ? `loop-local: the release of ${record.kind} ${record.key} took ${record.durationMs} ms`
       : `loop-local: the release of ${record.kind} ${record.key} ${record.outcome} after ${record.durationMs} ms`
-  if (!plain) return Effect.logWarning(message, record.cause)
+  if (!plain) return record.cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, record.cause)
   return Effect.sync(() => {
     const error = record.cause === undefined ? undefined : Cause.squash(record.cause)
     // The error of an abandoned release is the library's own: its message says it all, its stack is ours.
