@@ -26,7 +26,7 @@ const underLoad = async (name: string, fixture: string) => {
   try {
     const server = await startServer(fixture, { DOWNSTREAM_URL: downstream.url })
     const load = startLoad(server.origin, { connections: CONNECTIONS, maxMs: 8_000, stop: server.finished })
-    await Promise.race([load.reached(200), server.finished])
+    await Promise.race([load.reached(200), load.done, server.finished])
     const signalledAt = Date.now()
     load.signalled()
     server.child.kill("SIGTERM")
@@ -88,7 +88,7 @@ describe.concurrent.each(recipes)("the %s recipe, a quiet keep-alive client", (_
     try {
       const server = await startServer(fixture, { DOWNSTREAM_URL: downstream.url })
       const response = request(`${server.origin}/`) // undici's global agent keeps the connection alive
-      while (downstream.requests === 0) await sleep(5)
+      for (let waited = 0; downstream.requests === 0 && waited < 10_000; waited += 5) await sleep(5)
       const signalledAt = Date.now()
       server.child.kill("SIGTERM")
       const { statusCode, headers, body } = await response

@@ -159,9 +159,22 @@ export const startLoad = (
   }
 }
 
-/** Starts a server fixture (PORT=0) and waits for its "listening on <origin>" line. */
+/** Runs a fixture with `spawnFixture`, killed (SIGKILL) if it is still running after `ms`. */
+export const spawnBounded = (
+  fixture: string,
+  env: Record<string, string>,
+  ms = 20_000,
+  args: ReadonlyArray<string> = []
+) => {
+  const spawned = spawnFixture(fixture, args, env)
+  const timer = setTimeout(() => spawned.child.kill("SIGKILL"), ms)
+  void spawned.finished.then(() => clearTimeout(timer))
+  return spawned
+}
+
+/** Starts a server fixture (PORT=0), killed after 20 s at the latest, and waits for its "listening on <origin>" line. */
 export const startServer = async (fixture: string, env: Record<string, string>) => {
-  const spawned = spawnFixture(fixture, [], { PORT: "0", ...env })
+  const spawned = spawnBounded(fixture, { PORT: "0", ...env })
   let stdout = ""
   spawned.child.stdout!.on("data", (chunk: Buffer) => {
     stdout += chunk.toString()

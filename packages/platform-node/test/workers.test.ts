@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os"
 import { beforeAll, describe, expect, it } from "vitest"
-import { lines, spawnFixture } from "./child.js"
-import { compileExamples, startDownstream } from "./servers.js"
+import { lines } from "./child.js"
+import { compileExamples, spawnBounded, startDownstream } from "./servers.js"
 
 // The worker recipes (examples/worker-threads.ts, examples/piscina.ts, compiled to test/fixtures/dist/ with types
 // stripped) and their controls run with plain node against the built package (dist/): `pnpm test` builds first.
@@ -16,7 +16,7 @@ const WORKERS = availableParallelism()
 const runWorkers = async (fixture: string, args: ReadonlyArray<string>, signal?: NodeJS.Signals) => {
   const downstream = await startDownstream(20)
   try {
-    const { child, finished, waitFor } = spawnFixture(fixture, args, { DOWNSTREAM_URL: downstream.url })
+    const { child, finished, waitFor } = spawnBounded(fixture, { DOWNSTREAM_URL: downstream.url }, 20_000, args)
     if (signal !== undefined) {
       await waitFor("ready")
       child.kill(signal)
