@@ -9,7 +9,10 @@ import { callDownstream } from "./downstream.js"
 
 const CLOSE = "loop-local:close-workers"
 
-/** Asks every worker of the pool to close its default loop, waits for each (at most `deadlineMs`), then destroys the pool. */
+/**
+ * Asks every worker of the pool to close its default loop, waits for each (at most `deadlineMs`), then destroys the
+ * pool. Call it once no task runs any more: a task still running would meet a closed loop.
+ */
 export const destroyPool = async (pool: Piscina, deadlineMs = 10_000): Promise<void> => {
   const channel = new BroadcastChannel(CLOSE)
   const closed = new Promise<void>((resolve) => {

@@ -10,8 +10,9 @@ const server = createServer(async (_req, res) => {
   try {
     text = await callDownstream()
   } catch (error) {
+    console.error(error)
     status = 500
-    text = String(error)
+    text = "Internal Server Error"
   }
   // While draining, every response closes its connection: on Node 20, server.close() waits for keep-alive
   // connections, and a client that keeps sending on one would hold the server open until the deadline.

@@ -7,7 +7,10 @@ import { availableParallelism } from "node:os"
 import { isMainThread, parentPort, Worker } from "node:worker_threads"
 import { callDownstream } from "./downstream.js"
 
-/** Asks a worker to close its default loop and exit; terminates it if it has not exited within `deadlineMs`. */
+/**
+ * Asks a worker to close its default loop and exit; terminates it if it has not exited within `deadlineMs`. Call it
+ * once the worker has no work left: work still running in it would meet a closed loop.
+ */
 export const closeWorker = async (worker: Worker, deadlineMs = 10_000): Promise<void> => {
   const exited = once(worker, "exit")
   worker.postMessage("close")
