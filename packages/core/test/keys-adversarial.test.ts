@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { equalKeys, hashKey, KeyTable, keyOfArgs } from "../src/internal/key.js"
+import { equalKeys, hashKey, keyOfArgs } from "../src/internal/key.js"
+import { KeyTable } from "../src/internal/table.js"
 import { LoopLocal } from "../src/index.js"
 import { makeLoop } from "./helpers.js"
 

@@ -13,7 +13,8 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
-import { equalKeys, type KeyTable } from "./key.js"
+import { equalKeys } from "./key.js"
+import type { KeyTable } from "./table.js"
 import { renderKey } from "./render.js"
 
 /**

@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
 import { constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
 import { closedError, isLoopClosedError } from "./errors.js"
-import { KeyTable } from "./key.js"
+import { KeyTable } from "./table.js"
 import { debugEnabled } from "./observe.js"
 
 /** @internal */
