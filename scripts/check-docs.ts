@@ -9,6 +9,8 @@
  * - `<!-- continues the block above -->`: checked appended to the previous
  *   checked block of that file (a variant shown right after it, sharing its
  *   imports);
+ * - `<!-- file: <path> -->`: the block is that file (test/readme-recipes.test.ts keeps them equal), which the
+ *   type-check covers.
  * - `<!-- not checked: <reason> -->`: skipped, the reason required and
  *   printed (keep these few: a block that needs a package this repository
  *   does not have).
@@ -87,6 +89,7 @@ for (const pkg of ["core", "platform-node"]) {
 // The READMEs' ```ts blocks, each checked as a module of its own, unless marked on the line before it.
 const notChecked = /^<!--\s*not checked:(.*?)-->$/
 const continues = /^<!--\s*continues the block above\s*-->$/
+const isFile = /^<!--\s*file:\s*\S+\s*-->$/
 for (const markdown of ["README.md", "packages/core/README.md", "packages/platform-node/README.md"]) {
   const lines = ts.sys.readFile(join(root, markdown))!.split("\n")
   let previous: { parts: Array<{ line: number; code: Array<string> }> } | undefined // the last block checked
@@ -105,6 +108,9 @@ for (const markdown of ["README.md", "packages/core/README.md", "packages/platfo
     if (!isTs) {
       if (skip !== null || continues.test(before))
         problems.push(`${markdown}:${i}: a marker before a block that is not ts`)
+    } else if (isFile.test(before)) {
+      // A recipe: the block is that file, verbatim (test/readme-recipes.test.ts), and the file is type-checked.
+      previous = undefined
     } else if (skip !== null) {
       const reason = skip[1]!.trim()
       if (reason === "") problems.push(`${markdown}:${i}: "not checked" without a reason`)
