@@ -245,3 +245,28 @@ describe("id", () => {
     })
   })
 })
+
+describe("a pile-up made by mistake (Promise)", () => {
+  it("is warned about once when a definition made per request holds a pool per request", async () => {
+    const logs = captureConsole()
+    await run(async () => {
+      for (let request = 0; request < 15; request++) {
+        // The mistake: a new definition, so a new owner of its own keys, for every request.
+        const pool = stickySingleton(async (url: string) => ({ url, [Symbol.dispose]() {} }))
+        await pool("postgres://db")
+      }
+    })
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/holds 10 stickySingleton values whose keys all read "postgres:\/\/db"/)
+    ])
+  })
+
+  it("is not warned about for many tenants of one definition", async () => {
+    const logs = captureConsole()
+    const pool = stickySingleton(async (tenant: string) => ({ tenant, [Symbol.dispose]() {} }))
+    await run(async () => {
+      for (let i = 0; i < 50; i++) await pool(`tenant-${i}`)
+    })
+    expect(logs).toEqual([])
+  })
+})

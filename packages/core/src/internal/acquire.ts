@@ -10,11 +10,11 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructing, Entry, exitOf, keyText, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { constructing, Entry, exitOf, type Owner, PENDING, small, waitsForItself } from "./entry.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
 import { construction, type Mode } from "./construction.js"
-import { countHeld, logAcquired } from "./observe.js"
+import { noteAcquired } from "./observe.js"
 
 /**
  * The cached value for `key` on the fiber's loop, or the shared acquisition
@@ -146,12 +146,7 @@ export const insertReady = (
   if (table !== undefined) {
     entry.key = table.set(key, entry)
     if (loop.tracked.size > 0) track(loop, entry)
-    const text = keyText(entry)
-    Effect.runSync(
-      loop.debug
-        ? Effect.zipRight(logAcquired(kind, text, 0), countHeld(loop, kind, text))
-        : countHeld(loop, kind, text)
-    )
-  } else if (loop.debug && kind !== "atExit") Effect.runSync(logAcquired(kind, keyText(entry), 0))
+  }
+  Effect.runSync(noteAcquired(loop, entry, 0))
   return entry
 }

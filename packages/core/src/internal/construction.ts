@@ -18,7 +18,7 @@ import { constructing, type Entry, keyText, small } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
-import { countHeld, logAcquired, traced } from "./observe.js"
+import { noteAcquired, traced } from "./observe.js"
 import { describe } from "./validate.js"
 
 /**
@@ -172,11 +172,7 @@ const settle = <A, E>(
     if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
-    if (entry.table === undefined)
-      return loop.debug ? logAcquired(entry.kind, keyText(entry), entry.acquireMs) : Effect.void
-    const text = keyText(entry)
-    const counted = countHeld(loop, entry.kind, text)
-    return loop.debug ? Effect.zipRight(logAcquired(entry.kind, text, entry.acquireMs), counted) : counted
+    return noteAcquired(loop, entry, entry.acquireMs)
   }
   // Its waiters were told at the close's start; nobody gets the value.
   entry.table?.delete(entry.key, entry)

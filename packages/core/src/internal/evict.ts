@@ -18,7 +18,7 @@ import { nextTurn, startSweep, stopSweep } from "./timers.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
 import { type LoopImpl, LoopTag, type Tracked, withLoop } from "./loop.js"
-import { countReleased, traced } from "./observe.js"
+import { countReleased, mayPileUp, traced } from "./observe.js"
 
 /**
  * Forgets one cached entry and releases it, waiting first for a construction
@@ -78,7 +78,7 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
 
 /** Forgets an entry at once: its key, its place in the release order and in its owner's order of use. @internal */
 export const forget = (loop: LoopImpl, entry: Entry): void => {
-  if (entry.table !== undefined && entry.ready) countReleased(loop, entry.kind, keyText(entry))
+  if (entry.table !== undefined && entry.ready && mayPileUp(entry)) countReleased(loop, entry.kind, keyText(entry))
   entry.table?.delete(entry.key, entry)
   loop.releases.delete(entry)
   if (entry.table !== undefined) loop.tracked.get(entry.table)?.order.delete(entry)

@@ -8,6 +8,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as LoopLocal from "../LoopLocal.js"
+import { type Entry, keyText } from "./entry.js"
 import type { LoopImpl } from "./loop.js"
 
 /** LOOP_LOCAL_DEBUG=1: log every acquisition and release as it happens. Read once, when a loop is made. @internal */
@@ -73,6 +74,20 @@ export const logAcquired = (kind: LoopLocal.EntryKind, key: string, ms: number):
  */
 export const PILE_UP = 10
 
+/**
+ * Whether a value can be part of a pile-up. Distinct primitive keys of one
+ * owner render apart, so only its first one counts (against other owners, a
+ * definition made per call); an object or function key always does. The
+ * common case, many tenants' string keys, thus costs nothing.
+ *
+ * @internal
+ */
+export const mayPileUp = (entry: Entry): boolean => {
+  const key = entry.key
+  if (key !== null && (typeof key === "object" || typeof key === "function")) return true
+  return entry.table !== undefined && entry.table.mapped === 1
+}
+
 /** Counts a value now held under `text`; returns the warning, once per loop, when a pile-up reaches `PILE_UP`. @internal */
 export const countHeld = (loop: LoopImpl, kind: LoopLocal.EntryKind, text: string): Effect.Effect<void> => {
   const id = `${kind} ${text}`
@@ -92,4 +107,13 @@ export const countReleased = (loop: LoopImpl, kind: LoopLocal.EntryKind, text: s
   if (held === undefined) return
   if (held <= 1) loop.held.delete(id)
   else loop.held.set(id, held - 1)
+}
+
+/** A value just acquired: logged in debug, and counted toward a pile-up. @internal */
+export const noteAcquired = (loop: LoopImpl, entry: Entry, ms: number): Effect.Effect<void> => {
+  const counts = entry.table !== undefined && mayPileUp(entry)
+  if (!counts && !(loop.debug && entry.kind !== "atExit")) return Effect.void
+  const text = keyText(entry)
+  const counted = counts ? countHeld(loop, entry.kind, text) : Effect.void
+  return loop.debug ? Effect.zipRight(logAcquired(entry.kind, text, ms), counted) : counted
 }

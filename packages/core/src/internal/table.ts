@@ -27,6 +27,11 @@ export class KeyTable<V> {
   /** With `byIdentity`, every key is compared as a `Map` compares it. */
   constructor(private readonly byIdentity: boolean) {}
 
+  /** How many keys it holds that are compared as a `Map` compares them. */
+  get mapped(): number {
+    return this.byValue.size
+  }
+
   get(key: unknown): V | undefined {
     if (this.byIdentity || !isStructural(key)) return this.byValue.get(key)
     const last = this.last
