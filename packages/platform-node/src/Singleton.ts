@@ -133,10 +133,12 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
 ): Cached<Args, T> => {
   const { adopt, owner } = core.ownerOf("singleton", "singleton of the Promise API", options, core.requireMilliseconds)
   const get = (loop: core.Loop, key: unknown, args: Args | undefined): T => {
-    // Before the hit: a hit can be the pending Promise of a construction this very call works for.
+    const hit = core.lookup({ loop, owner, key })
+    // A cycle is only possible where this call would wait: on a Promise (maybe the one of a construction it works
+    // for), or on a construction it would start; a plain value is returned at once.
+    if (hit !== undefined && !isThenable(hit.value)) return hit.value as T
     const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) throw cycle
-    const hit = core.lookup({ loop, owner, key })
     if (hit !== undefined) return hit.value as T
     const construction = internal.construction(loop, owner, "singleton", key)
     let value: T
