@@ -140,7 +140,9 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) throw cycle
     if (hit !== undefined) return hit.value as T
-    const construction = internal.construction(loop, owner, "singleton", key)
+    // The key as the caller passed it: the factory may fill in defaults on its arguments.
+    const stored = core.copyKey(owner, key)
+    const construction = internal.construction(loop, owner, "singleton", stored)
     let value: T
     try {
       value = internal.runFactory(construction, () =>
@@ -149,7 +151,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     } finally {
       construction.settled = true
     }
-    const entry = core.insert({ loop, owner, kind: "singleton", key, value })
+    const entry = core.insert({ loop, owner, kind: "singleton", key: stored, value })
     if (isThenable(value)) {
       construction.settled = false
       value.then(

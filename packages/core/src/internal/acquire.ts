@@ -96,11 +96,14 @@ export const acquireUnshared = <A, E, R>(
 ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> =>
   Effect.uninterruptibleMask((restore) => {
     const entry = new Entry(kind, resource, undefined)
+    const started = construct(loop, entry, "scoped", () => resource)
+    // Taken now: should the scheduler yield before the fork's continuation, the construction may have settled.
+    const outcome = Deferred.await(entry.pending!.deferred) as Effect.Effect<A, E>
     return Effect.flatMap(
-      construct(loop, entry, "scoped", () => resource),
+      started,
       // Not waited for: a partial resource whose release hangs must not hang the interrupted caller (nor, through it,
       // a program's shutdown); the loop's close bounds it by its deadline.
-      (fiber) => Effect.onInterrupt(restore(awaitEntry<A, E>(entry)), () => Fiber.interruptFork(fiber))
+      (fiber) => Effect.onInterrupt(restore(outcome), () => Fiber.interruptFork(fiber))
     )
   })
 

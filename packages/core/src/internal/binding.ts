@@ -21,6 +21,7 @@ import { type Acquired, construction } from "./construction.js"
 import { type Construction, constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
+import { isStructural, snapshot } from "./key.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
 
@@ -184,6 +185,10 @@ export const insert = (options: {
   entry.fromPromise = true
   return entry
 }
+
+/** The key as a table stores it: taken before a factory runs, which may change the arguments it is given. */
+export const copyKey = (owner: Owner, key: unknown): unknown =>
+  owner.byIdentity || !isStructural(key) ? key : snapshot(key, 0)
 
 /** Forgets an inserted entry without releasing it (a rejected Promise that must not stay cached). */
 export const remove: (loop: LoopImpl, entry: Entry) => void = forget

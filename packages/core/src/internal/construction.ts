@@ -13,12 +13,12 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
-import { release as releaseEntry } from "./close.js"
+import { record, release as releaseEntry } from "./close.js"
 import { constructing, type Entry, keyText, small } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
-import { noteAcquired, traced } from "./observe.js"
+import { logRelease, noteAcquired, traced } from "./observe.js"
 import { describe } from "./validate.js"
 
 /**
@@ -88,16 +88,20 @@ export const construction = <A, E, R>(
           if (loop.closing && watched.used) return settle(loop, entry, outcome, closeScope, started)
           // The partial resource is released before any waiter sees the failure.
           return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
-            settle(
-              loop,
-              entry,
-              Exit.isFailure(released)
-                ? Exit.failCause(
-                    Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
-                  )
-                : outcome,
-              undefined,
-              started
+            Effect.zipRight(
+              // A failure of that release while the loop closes (its caller interrupted, it went on) is the close's.
+              Exit.isFailure(released) && loop.closing ? reportPartial(loop, entry, released.cause) : Effect.void,
+              settle(
+                loop,
+                entry,
+                Exit.isFailure(released)
+                  ? Exit.failCause(
+                      Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
+                    )
+                  : outcome,
+                undefined,
+                started
+              )
             )
           )
         })
@@ -185,4 +189,10 @@ const releaseLate = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   if (loop.releasing) return releaseEntry(loop, entry)
   loop.releases.add(entry)
   return Effect.void
+}
+
+/** Reports the failed release of a construction's partial resource, as the close reports any release. */
+const reportPartial = (loop: LoopImpl, entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const report = record(loop, entry, "failed", cause)
+  return report === undefined ? Effect.void : logRelease(report, loop.debug, entry.fromPromise)
 }
