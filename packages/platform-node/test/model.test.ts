@@ -15,6 +15,28 @@
  * run: a warning for each release that failed or was abandoned, naming it,
  * and nothing else.
  *
+ * The invariants (each violation's message starts with its number):
+ * 1. Every part and every resource that came into being is released exactly
+ *    once (a value arriving after its loop began closing too), never before
+ *    its loop closed or it was invalidated; a value without a release never.
+ * 2. A close's releases run in reverse order of completion and start at once
+ *    (within three event-loop turns), whatever constructions still run; a
+ *    construction unfinished when the close resolves is reported abandoned.
+ * 3. Every value handed to a caller is of the caller's own loop (a fiber
+ *    woken by another loop's fiber included, whose currentLoop() is its own);
+ *    callers of a closing loop get LoopClosedError, callers waiting when it
+ *    begins closing get it at once, and an open loop never gives it.
+ * 4. One construction and one value per loop and key at a time, whatever the
+ *    key's shape and whoever mutates it; a failed construction is not cached;
+ *    a release sees its own loop, and one at a close that uses it finds it
+ *    closing and registers nothing anywhere (the default loop stays empty);
+ *    invalidate fails only with LoopClosedError or its release's failure.
+ * 5. Everything settles: callers, invalidations, closes; a key whose caller
+ *    was interrupted, at whatever point of its call, is not left pending.
+ * 6. A shared construction is interrupted only by its loop's close; a release
+ *    still running when a close resolves (one run by invalidate included) is
+ *    reported abandoned, and one that failed during the close, failed.
+ *
  * Keys come in the shapes that broke the library when tried adversarially:
  * plain objects (key order varying), arrays, objects with own enumerable
  * symbol properties, objects with an own "__proto__" property as JSON.parse
@@ -222,6 +244,12 @@ type Command =
       /** Closes its loop this many event-loop turns later, while the release it started may still run. */
       readonly closeAfter: number | undefined
     }
+  | {
+      /** Invalidates a value a caller holds (of stickySingleton, either API), then closes its loop as above. */
+      readonly _tag: "InvalidateHeld"
+      readonly pick: number
+      readonly closeAfter: number | undefined
+    }
   | { readonly _tag: "Close"; readonly loop: number }
   | { readonly _tag: "Yield"; readonly immediate: boolean; readonly times: number }
   | {
@@ -274,18 +302,26 @@ const spelling: fc.Arbitrary<Spelling> = fc.record({
   order: on("shapes") ? fc.boolean() : fc.constant(false),
   mutate: on("mutate") ? fc.boolean() : fc.constant(false)
 })
-/** A burn of 0-2,100 flatMaps, half of them near where Effect's scheduler yields (every 2,048 ops) in the call. */
+/**
+ * Work before an Effect call: yields, or a burn of 0-2,100 flatMaps, most of them where Effect's scheduler yields
+ * (every 2,048 ops) inside the call for an interrupter that waits 0 or 1 yields (a burn of ~1,013 or ~2,032).
+ */
 const pre: fc.Arbitrary<Pre | undefined> = on("interrupt")
   ? fc.oneof(
       { weight: 3, arbitrary: fc.constant(undefined) },
       { weight: 1, arbitrary: fc.record({ yields: fc.integer({ min: 1, max: 3 }) }) },
       { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 0, max: 2_100 }) }) },
-      { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 990, max: 1_040 }) }) },
-      { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 2_015, max: 2_065 }) }) }
+      { weight: 2, arbitrary: fc.record({ burn: fc.integer({ min: 1_000, max: 1_030 }) }) },
+      { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 2_020, max: 2_050 }) }) }
     )
   : fc.constant(undefined)
 const interruptAfter: fc.Arbitrary<number | undefined> = on("interrupt")
-  ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }) })
+  ? fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.constant(1) },
+      { weight: 1, arbitrary: fc.integer({ min: 2, max: 3 }) }
+    )
   : fc.constant(undefined)
 
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -313,6 +349,17 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       closeAfter: fc.oneof(
         { weight: 5, arbitrary: fc.constant(undefined) },
         { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }) }
+      )
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      _tag: fc.constant("InvalidateHeld" as const),
+      pick: fc.nat(50),
+      closeAfter: fc.oneof(
+        { weight: 1, arbitrary: fc.constant(undefined) },
+        { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }) }
       )
     })
   },
@@ -491,10 +538,15 @@ class World {
     this.constructions.push(c)
     return c
   }
-  /** Whether `c` was invalidated before the logical time `at`. */
+  /** Whether `c` was invalidated before the logical time `at` (by an invalidation not done before `c` began). */
   invalidatedBefore(c: Construction, at: number) {
     return this.invalidates.some(
-      (i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key && i.at < at
+      (i) =>
+        i.loop === c.loop &&
+        i.group === groupOf(c.prim) &&
+        i.key === c.key &&
+        i.at < at &&
+        !(i.doneAt !== undefined && i.doneAt < c.start)
     )
   }
   settle(c: Construction, outcome: "ok" | "failed") {
@@ -941,6 +993,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         const text = errorText(error)
         if (
           !isClosedError(error) &&
+          !/^LoopClosedError/.test(text) &&
           !/release of \d+ failed/.test(text) &&
           !/did not finish within the deadline/.test(text)
         ) {
@@ -963,15 +1016,24 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       .then(() => {
         world.closeTurn3[loop] = world.now()
       })
-    closes[loop] = Binding.close(loops[loop]!, { deadlineMs: DEADLINE_MS }).then((report) => {
-      world.closeResolved[loop] = world.now()
-      world.reports[loop] = report
-      world.unfinished[loop] = world.constructions.filter(
-        (c) =>
-          c.loop === loop && c.start < world.closeCalled[loop]! && c.end === undefined && c.prim !== "promiseSingleton"
-      )
-      world.openGate(loop)
-    })
+    closes[loop] = Binding.close(loops[loop]!, { deadlineMs: DEADLINE_MS }).then(
+      (report) => {
+        world.closeResolved[loop] = world.now()
+        world.reports[loop] = report
+        world.unfinished[loop] = world.constructions.filter(
+          (c) =>
+            c.loop === loop &&
+            c.start < world.closeCalled[loop]! &&
+            c.end === undefined &&
+            c.prim !== "promiseSingleton"
+        )
+        world.openGate(loop)
+      },
+      (error: unknown) => {
+        world.violations.push(`the close of loop ${loop} rejected: ${errorText(error)}`)
+        world.openGate(loop)
+      }
+    )
   }
 
   const relay = (cmd: Extract<Command, { _tag: "Relay" }>) => {
@@ -1034,6 +1096,46 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         if (cmd.closeAfter !== undefined) {
           for (let i = 0; i < cmd.closeAfter; i++) await tick()
           close(cmd.loop)
+        }
+        break
+      }
+      case "InvalidateHeld": {
+        const held = (c: Construction) =>
+          (c.prim === "stickySingleton" || c.prim === "promiseSticky") &&
+          c.outcome === "ok" &&
+          c.releaseStarts.length === 0 &&
+          c.loop >= 0 &&
+          world.closeCalled[c.loop] === undefined
+        const candidates = world.constructions.filter(held)
+        let c: Construction | undefined = candidates[cmd.pick % Math.max(1, candidates.length)]
+        if (c === undefined) {
+          // None held: a caller gets one first (if its construction succeeds within a few turns).
+          const loop = cmd.pick % LOOPS
+          if (world.closeCalled[loop] !== undefined) break
+          const prim = cmd.pick % 2 === 0 ? "stickySingleton" : "promiseSticky"
+          const caller = use({
+            _tag: "Use",
+            loop,
+            prim,
+            key: cmd.pick % KEYS,
+            spelling: plainSpelling,
+            pre: undefined,
+            interruptAfter: undefined
+          })
+          await Promise.race([
+            caller.done,
+            (async () => {
+              for (let i = 0; i < 8; i++) await tick()
+            })()
+          ])
+          c = caller.result?._tag === "value" && held(caller.result.c) ? caller.result.c : undefined
+          if (c === undefined) break
+        }
+        count("invalidate of a held value")
+        pending.push(invalidate(c.loop, c.prim as Invalidatable, c.key, plainSpelling))
+        if (cmd.closeAfter !== undefined) {
+          for (let i = 0; i < cmd.closeAfter; i++) await tick()
+          close(c.loop)
         }
         break
       }
@@ -1352,7 +1454,11 @@ const checkReports = (world: World) => {
       const started = c.releaseStarts[0]
       if (c.loop !== loop || started === undefined || !(started < resolved)) continue
       const invalidated = world.invalidatedBefore(c, started)
-      if (invalidated && started < world.closeCalled[loop]! && !(c.releaseEnd! < world.closeCalled[loop]!))
+      if (
+        world.invalidatedBefore(c, world.closeCalled[loop]!) &&
+        invalidated &&
+        !(c.releaseEnd! < world.closeCalled[loop]!)
+      )
         count("invalidate's release running when its loop closed")
       if (c.releaseEnd === undefined || c.releaseEnd > resolved) {
         if (!records.some((r) => r.outcome === "abandoned" && named(c, r.kind, r.key))) {
@@ -1404,7 +1510,8 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
       loggedAbandoned.add(`${kind} ${key}`)
       if (log.cause.includes(CONSTRUCTION_ABANDONED)) {
         count("warning of an unfinished construction")
-        if (!world.constructions.some((c) => named(c, kind, key) && world.unfinished[c.loop]!.includes(c)))
+        const closeAt = (c: Construction) => world.closeCalled[c.loop]!
+        if (!world.constructions.some((c) => named(c, kind, key) && c.start < closeAt(c) && !(c.end! < closeAt(c))))
           v.push(`"${log.message}": no construction of ${kind} ${key} was unfinished at its close's deadline`)
         continue
       }
@@ -1492,6 +1599,8 @@ it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`,
           closeCalled: world.closeCalled,
           closeTurn1: world.closeTurn1,
           closeResolved: world.closeResolved,
+          closeTurn3: world.closeTurn3,
+          invalidates: world.invalidates,
           reports: world.reports.map((r) => r?.releases.map((x) => `${x.outcome} ${x.kind} ${x.key}`)),
           constructions: world.constructions.map(({ behavior: _, ...c }) => c),
           logs: logs.map((l) => `${l.level} ${l.message} ${l.cause.slice(0, 120)}`)
