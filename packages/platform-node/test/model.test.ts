@@ -531,14 +531,17 @@ class World {
     }
     if (c.loop === -1) {
       const where = loop === Binding.defaultLoop() ? "the default loop" : `loop ${loop?.id}`
-      this.violations.push(`construction ${c.id} (${prim} ${render}) ran on ${where}, a loop of no scenario`)
+      this.violations.push(`4: construction ${c.id} (${prim} ${render}) ran on ${where}, a loop of no scenario`)
     }
-    if (key === -1) this.violations.push(`4: a release registered construction ${c.id} (${prim}) in its loop`)
+    if (key === -1) this.violations.push(`4: construction ${c.id} (${prim}) was made for a release that used its loop`)
     if (key === -2) this.violations.push(`construction ${c.id} (${prim}) got arguments the model did not make`)
     this.constructions.push(c)
     return c
   }
-  /** Whether `c` was invalidated before the logical time `at` (by an invalidation not done before `c` began). */
+  /**
+   * Whether `c` was invalidated before the logical time `at`: by an invalidation of its key issued before its loop
+   * began closing (a later one fails as closed) and not done before `c` began.
+   */
   invalidatedBefore(c: Construction, at: number) {
     return this.invalidates.some(
       (i) =>
@@ -546,6 +549,7 @@ class World {
         i.group === groupOf(c.prim) &&
         i.key === c.key &&
         i.at < at &&
+        i.at < (this.closeCalled[c.loop] ?? Number.POSITIVE_INFINITY) &&
         !(i.doneAt !== undefined && i.doneAt < c.start)
     )
   }
@@ -672,18 +676,16 @@ class World {
   }
 }
 
-/** The behavior a construction follows: some combinations are left out where they would hang the model itself. */
-const effective = (prim: Prim, b: Behavior, probing: boolean): Behavior => {
-  const noBlock = probing || prim === "promiseSingleton" || prim === "enter"
-  return {
-    ...b,
-    block: noBlock ? "none" : b.block,
-    shield: isPromise(prim) ? "none" : b.shield,
-    // An interrupted `enter` caller waits for its construction's interruption, so for a release it runs: by Effect's
-    // rules that may hang the caller, which is not the library's doing.
-    releaseHangs: b.releaseHangs && !(prim === "enter" && b.shield !== "none")
-  }
-}
+/**
+ * The behavior a construction follows: a Promise-side one is never uninterruptible in part (a Promise cannot be
+ * interrupted at all), a Promise `singleton`'s never blocks (its callers get its function's own Promise), and
+ * neither does one a probe starts.
+ */
+const effective = (prim: Prim, b: Behavior, probing: boolean): Behavior => ({
+  ...b,
+  block: probing || prim === "promiseSingleton" ? "none" : b.block,
+  shield: isPromise(prim) ? "none" : b.shield
+})
 
 /** Whether the construction stays unfinished for ever by its behavior (an interruption cannot end it). */
 const hangsForever = (c: Construction) =>
@@ -1296,7 +1298,7 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         c.outcome === "ok" &&
         c.firstReceipt !== undefined &&
         c.firstReceipt < closeAt &&
-        !world.invalidates.some((i) => i.loop === loop && i.group === groupOf(c.prim) && i.key === c.key)
+        !world.invalidatedBefore(c, closeAt)
     )
     if (held && turn3 !== undefined) {
       const first = Math.min(
@@ -1364,14 +1366,12 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
     if (r._tag === "closed" && world.closeCalled[caller.loop] === undefined)
       v.push(`3: LoopClosedError from an open loop`)
     // 3: a caller waiting when its loop began to close is rejected at once, whatever its construction does (a
-    // Promise `singleton` hands out its function's own Promise; an interrupted `enter` caller waits for its
-    // construction's interruption, by Effect's rules).
+    // Promise `singleton` hands out its function's own Promise; a relayed caller waits for its waker first).
     const closeAt = world.closeCalled[caller.loop]!
     const turn1 = world.closeTurn1[caller.loop]
     if (
       !caller.relay &&
       caller.prim !== "promiseSingleton" &&
-      !(caller.prim === "enter" && r._tag === "interrupted") &&
       caller.issuedAt < closeAt &&
       turn1 !== undefined &&
       !(caller.settledAt! < turn1)
