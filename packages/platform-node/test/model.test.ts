@@ -876,7 +876,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
     if (groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
       world.violations.push(
-        `caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`
+        `4: caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`
       )
     }
     if (c.outcome !== "ok") world.violations.push(`caller received construction ${c.id} whose outcome is ${c.outcome}`)
@@ -1388,7 +1388,9 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
       if (caller.issuedAt > seen)
         v.push(`4: caller issued after construction ${c.id}'s failure was seen still got that failure (cached)`)
       if (c.loop !== caller.loop || groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
-        v.push(`caller of ${caller.prim} ${caller.key} got the failure of construction ${c.id} of ${c.prim} ${c.key}`)
+        v.push(
+          `4: caller of ${caller.prim} ${caller.key} got the failure of construction ${c.id} of ${c.prim} ${c.key}`
+        )
       }
     }
   }
