@@ -4,31 +4,73 @@
  * A scenario is a random sequence of commands over 3 loops, 3 keys and 7
  * primitives of both APIs: uses (first use or reuse), interrupting a waiting
  * caller, invalidating, closing a loop (while constructions are in flight),
- * using a closed loop, and yields of the event loop between them. Every
- * construction follows a random behavior: how many parts it acquires, how long
- * it takes, whether it fails, and whether its release is slow, fails or hangs.
- * A world records every event on a logical clock; after each run the six
- * invariants of issue #4 are checked against that record, and so is what the
- * library logged during the run: a warning for each release that failed or was
- * abandoned, naming it, and nothing else.
+ * fibers of one loop woken by another loop's fiber, and yields of the event
+ * loop between them. Every construction follows a random behavior: how many
+ * parts it acquires, how long it takes (microtasks and event-loop turns),
+ * whether part of it is uninterruptible, whether it hangs (forever, or until
+ * its loop has closed), whether it fails, and whether its release is slow,
+ * fails, hangs or uses its loop. A world records every event on a logical
+ * clock; after each run the invariants below are checked against that record,
+ * against each close's report, and against what the library logged during the
+ * run: a warning for each release that failed or was abandoned, naming it,
+ * and nothing else.
+ *
+ * The invariants (each violation's message starts with its number):
+ * 1. Every part and every resource that came into being is released exactly
+ *    once (a value arriving after its loop began closing too), never before
+ *    its loop closed or it was invalidated; a value without a release never.
+ * 2. A close's releases run in reverse order of completion and start at once
+ *    (within three event-loop turns), whatever constructions still run; a
+ *    construction unfinished when the close resolves is reported abandoned.
+ * 3. Every value handed to a caller is of the caller's own loop (a fiber
+ *    woken by another loop's fiber included, whose currentLoop() is its own);
+ *    callers of a closing loop get LoopClosedError, callers waiting when it
+ *    begins closing get it at once, and an open loop never gives it.
+ * 4. One construction and one value per loop and key at a time, whatever the
+ *    key's shape and whoever mutates it; a failed construction is not cached;
+ *    a release sees its own loop, and one at a close that uses it finds it
+ *    closing and registers nothing anywhere (the default loop stays empty);
+ *    invalidate fails only with LoopClosedError or its release's failure.
+ * 5. Everything settles: callers, invalidations, closes; a key whose caller
+ *    was interrupted, at whatever point of its call, is not left pending.
+ * 6. A shared construction is interrupted only by its loop's close; a release
+ *    still running when a close resolves (one run by invalidate included) is
+ *    reported abandoned, and one that failed during the close, failed.
+ *
+ * Keys come in the shapes that broke the library when tried adversarially:
+ * plain objects (key order varying), arrays, objects with own enumerable
+ * symbol properties, objects with an own "__proto__" property as JSON.parse
+ * makes them, objects holding fractional numbers, several arguments, and
+ * trailing `undefined` arguments. Factories may fill in defaults on their
+ * argument, and callers may mutate theirs after the call. Each scenario's key
+ * slot has one shape, so the model knows which calls are one key.
  *
  * `pnpm test` runs MODEL_RUNS (default 1,000) cases with a fixed seed, and
  * checks that they reached every case the coverage counts; `pnpm test:soak`
  * runs 100,000 with a random one, and prints that coverage. The seed is
- * printed on failure; rerun it with MODEL_SEED=<seed>.
+ * printed on failure; rerun it with MODEL_SEED=<seed>. MODEL_SURVEY=1 runs
+ * every case without stopping at the first violation and prints how often
+ * each kind of violation occurred (to see what a change breaks; with
+ * MODEL_SURVEY_OUT=<file> it writes each kind's first scenario there, to
+ * rerun with MODEL_REPLAY=<file>:<index>). MODEL_ONLY=shapes,mutate,trailing,
+ * shield,relay,releaseUses,interrupt narrows the scenarios to the base model
+ * plus the features named, and MODEL_SHAPES=proto,symbol,... the key shapes.
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
-import { Cause, Effect, Exit, FastCheck as fc, Fiber, FiberId, Option, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, FiberId, Option, Queue, Runtime, Scope } from "effect"
+import { readFileSync, writeFileSync } from "node:fs"
 import { setImmediate as tick } from "node:timers/promises"
 import { expect, it } from "vitest"
 import { nodeRealm } from "../src/internal/current.js"
-import { singleton as promiseSingleton, stickySingleton as promiseSticky } from "../src/index.js"
+import { currentLoop, singleton as promiseSingleton, stickySingleton as promiseStickySingleton } from "../src/index.js"
 import { captureConsole, type Logged } from "./helpers.js"
 
 const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
+/** How long the model waits for everything to settle before it calls the run hung. */
+const HANG_MS = Number(process.env.MODEL_HANG_MS ?? 5_000)
 const RUNS = Number(process.env.MODEL_RUNS ?? 1_000)
 const SEED =
   process.env.MODEL_SEED !== undefined
@@ -37,8 +79,12 @@ const SEED =
       ? Date.now() ^ (Math.random() * 0x7fffffff)
       : 20261125
 /** The run of `pnpm test` (no MODEL_* variable): quiet, its coverage asserted rather than printed. */
-const DEFAULT_RUN =
-  process.env.MODEL_RUNS === undefined && process.env.MODEL_SEED === undefined && process.env.MODEL_RANDOM !== "1"
+const DEFAULT_RUN = !Object.keys(process.env).some((name) => name.startsWith("MODEL_"))
+const SURVEY = process.env.MODEL_SURVEY === "1"
+const ONLY = process.env.MODEL_ONLY?.split(",")
+/** Whether the scenarios use a feature beyond the base model. */
+const on = (feature: "shapes" | "mutate" | "trailing" | "shield" | "relay" | "releaseUses" | "interrupt") =>
+  ONLY === undefined || ONLY.includes(feature)
 
 type Prim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter" | "promiseSticky" | "promiseSingleton"
 const prims: ReadonlyArray<Prim> = [
@@ -50,44 +96,234 @@ const prims: ReadonlyArray<Prim> = [
   "promiseSticky",
   "promiseSingleton"
 ]
+type EffectPrim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter"
 type Invalidatable = "singleton" | "stickySingleton" | "promiseSticky" | "promiseSingleton"
+type PromisePrim = "promiseSticky" | "promiseSingleton"
 /** enterOnce and sticky of one resource share one acquisition. */
 const groupOf = (prim: Prim) => (prim === "sticky" ? "enterOnce" : prim)
 const isShared = (prim: Prim) => prim !== "enter"
 const isScoped = (prim: Prim) => prim !== "singleton" && prim !== "promiseSingleton"
+const isPromise = (prim: Prim): prim is PromisePrim => prim === "promiseSticky" || prim === "promiseSingleton"
+/** Keyed by its arguments (the others are keyed by the resource's identity, or not at all). */
+const isKeyed = (prim: Prim) => prim !== "enterOnce" && prim !== "sticky" && prim !== "enter"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keys: one shape per key slot of a scenario, spelled a little differently by each call
+
+type Shape = "number" | "object" | "array" | "symbol" | "proto" | "fraction" | "args"
+const shapes: ReadonlyArray<Shape> = ["number", "object", "array", "symbol", "proto", "fraction", "args"]
+const scenarioShapes: ReadonlyArray<Shape> =
+  (process.env.MODEL_SHAPES?.split(",") as Array<Shape> | undefined) ?? shapes
+
+/** How one call spells its key: trailing `undefined` arguments, the order of properties, and a mutation after. */
+interface Spelling {
+  readonly trailing: number
+  readonly order: boolean
+  readonly mutate: boolean
+}
+const plainSpelling: Spelling = { trailing: 0, order: false, mutate: false }
+
+const TENANT = Symbol("tenant")
+/** The key a release asks for: nothing may ever be constructed for it. */
+const RELEASE_KEY = 1000
+
+/** What the model knows of an argument object it made: its key, and how the library renders it. */
+const argInfo = new WeakMap<object, { readonly key: number; readonly render: string }>()
+
+/** The arguments of a call of key slot `key` in `shape`, spelled as `spelling` says. */
+const spell = (shape: Shape, key: number, spelling: Spelling): Array<unknown> => {
+  const { order } = spelling
+  let args: Array<unknown>
+  switch (shape) {
+    case "number":
+      args = [key]
+      break
+    case "object":
+      args = [order ? { host: "db", id: key } : { id: key, host: "db" }]
+      break
+    case "array":
+      args = [["db", key]]
+      break
+    case "symbol":
+      // Keys that differ only by the value of a symbol-keyed property.
+      args = [order ? { [TENANT]: key, kind: "t" } : { kind: "t", [TENANT]: key }]
+      break
+    case "proto":
+      // An own "__proto__" property, as JSON.parse makes it: keys that differ only inside it.
+      args = [JSON.parse(order ? `{"host":"db","__proto__":{"id":${key}}}` : `{"__proto__":{"id":${key}},"host":"db"}`)]
+      break
+    case "fraction":
+      args = [order ? { v: key + 0.5, w: 2.25 } : { w: 2.25, v: key + 0.5 }]
+      break
+    case "args":
+      args = ["db", key]
+      break
+  }
+  if (typeof args[0] === "object") argInfo.set(args[0] as object, { key, render: renderArgs(args) })
+  for (let i = 0; i < spelling.trailing; i++) args.push(undefined)
+  return args
+}
+
+/** The library's rendering of the keys the model makes (render.ts), to check how releases are named. */
+const renderValue = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u !== "object" || u === null) return String(u)
+  if (Array.isArray(u)) return `[${u.map(renderValue).join(", ")}]`
+  const o = u as Record<PropertyKey, unknown>
+  const fields = Object.keys(o).map((k) => `${k}: ${renderValue(o[k])}`)
+  for (const s of Object.getOwnPropertySymbols(o)) fields.push(`[${String(s)}]: ${renderValue(o[s])}`)
+  return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`
+}
+const renderArgs = (args: ReadonlyArray<unknown>): string =>
+  args.length === 1 ? renderValue(args[0]) : `(${args.map(renderValue).join(", ")})`
+
+/** The key slot a factory was called for (from its arguments as its caller passed them), and its rendering. */
+const keyOfCall = (args: ReadonlyArray<unknown>): { readonly key: number; readonly render: string } => {
+  const a = args[0]
+  if (typeof a === "number") return { key: a === RELEASE_KEY ? -1 : a, render: String(a) }
+  if (a === "db") return { key: args[1] as number, render: `("db", ${String(args[1])})` }
+  return (typeof a === "object" && a !== null ? argInfo.get(a) : undefined) ?? { key: -2, render: "?" }
+}
+
+/** What a factory filling in defaults does to its argument (`opts.max ??= 10`, pushing to an array). */
+const fillDefaults = (args: ReadonlyArray<unknown>) => {
+  const a = args[0]
+  if (Array.isArray(a)) a.push("pooled")
+  else if (typeof a === "object" && a !== null) (a as { max?: number }).max ??= 10
+}
+/** What a caller reusing its argument object does to it after the call. */
+const reuseArgument = (args: ReadonlyArray<unknown>) => {
+  const a = args[0]
+  if (Array.isArray(a)) a.push("reused")
+  else if (typeof a === "object" && a !== null) (a as { extra?: string }).extra = "reused"
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Behaviors and commands
 
 interface Behavior {
   readonly parts: number
+  /** Microtask steps (Effect.yieldNow, Promise.resolve or a turn). */
   readonly steps: number
+  /** Event-loop turns, inside the uninterruptible part if there is one. */
+  readonly turns: number
+  /** Effect side: part of the construction is uninterruptible (a region, or the acquire of its acquireRelease). */
+  readonly shield: "none" | "region" | "acquire"
+  /** After its turns: hangs for ever, or until its loop's close has resolved. */
+  readonly block: "none" | "forever" | "untilClose"
   readonly fails: boolean
   readonly releaseSteps: number
+  readonly releaseTurns: number
   readonly releaseFails: boolean
   readonly releaseHangs: boolean
+  /** What the release does with its loop first: nothing, use primitives (both APIs), or only look at it. */
+  readonly releaseUses: "none" | "primitive" | "currentLoop"
 }
+
+type Pre = { readonly burn: number } | { readonly yields: number }
 
 type Command =
-  | { readonly _tag: "Use"; readonly loop: number; readonly prim: Prim; readonly key: number }
+  | {
+      readonly _tag: "Use"
+      readonly loop: number
+      readonly prim: Prim
+      readonly key: number
+      readonly spelling: Spelling
+      /** Effect side: work done before the call (a burn of flatMaps, or yields). */
+      readonly pre: Pre | undefined
+      /** Effect side: another fiber interrupts the caller after this many yields. */
+      readonly interruptAfter: number | undefined
+    }
   | { readonly _tag: "Interrupt"; readonly caller: number }
-  | { readonly _tag: "Invalidate"; readonly loop: number; readonly prim: Invalidatable; readonly key: number }
+  | {
+      readonly _tag: "Invalidate"
+      readonly loop: number
+      readonly prim: Invalidatable
+      readonly key: number
+      readonly spelling: Spelling
+      /** Closes its loop this many event-loop turns later, while the release it started may still run. */
+      readonly closeAfter: number | undefined
+    }
+  | {
+      /** Invalidates a value a caller holds (of stickySingleton, either API), then closes its loop as above. */
+      readonly _tag: "InvalidateHeld"
+      readonly pick: number
+      readonly closeAfter: number | undefined
+    }
   | { readonly _tag: "Close"; readonly loop: number }
   | { readonly _tag: "Yield"; readonly immediate: boolean; readonly times: number }
+  | {
+      readonly _tag: "Relay"
+      readonly waiter: number
+      readonly waker: number
+      readonly via: "queue" | "deferred" | "semaphore"
+      readonly prim: PromisePrim
+      readonly key: number
+      readonly spelling: Spelling
+    }
 
 interface Scenario {
+  readonly shapes: ReadonlyArray<Shape>
   readonly behaviors: ReadonlyArray<Behavior>
+  /** Whether each factory call fills in defaults on its argument, in turn. */
+  readonly mutations: ReadonlyArray<boolean>
   readonly commands: ReadonlyArray<Command>
 }
+
+const weighted = <A>(...choices: ReadonlyArray<readonly [number, A]>): fc.Arbitrary<A> =>
+  fc.oneof(...choices.map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })))
 
 const behavior: fc.Arbitrary<Behavior> = fc.record({
   parts: fc.integer({ min: 0, max: 2 }),
   steps: fc.integer({ min: 0, max: 3 }),
+  turns: on("shield")
+    ? fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }) })
+    : fc.constant(0),
+  shield: on("shield")
+    ? weighted([4, "none" as const], [2, "region" as const], [2, "acquire" as const])
+    : fc.constant("none" as const),
+  block: on("shield")
+    ? weighted([28, "none" as const], [1, "forever" as const], [1, "untilClose" as const])
+    : fc.constant("none" as const),
   fails: fc.boolean(),
   releaseSteps: fc.integer({ min: 0, max: 2 }),
+  releaseTurns: weighted([3, 0], [1, 1], [1, 2]),
   releaseFails: fc.boolean(),
-  releaseHangs: fc.integer({ min: 0, max: 19 }).map((n) => n === 0)
+  releaseHangs: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+  releaseUses: on("releaseUses")
+    ? weighted([4, "none" as const], [1, "primitive" as const], [1, "currentLoop" as const])
+    : fc.constant("none" as const)
 })
 
 const loopIndex = fc.integer({ min: 0, max: LOOPS - 1 })
 const keyIndex = fc.integer({ min: 0, max: KEYS - 1 })
+const spelling: fc.Arbitrary<Spelling> = fc.record({
+  trailing: on("trailing") ? weighted([3, 0], [1, 1], [1, 2]) : fc.constant(0),
+  order: on("shapes") ? fc.boolean() : fc.constant(false),
+  mutate: on("mutate") ? fc.boolean() : fc.constant(false)
+})
+/**
+ * Work before an Effect call: yields, or a burn of 0-2,100 flatMaps, most of them where Effect's scheduler yields
+ * (every 2,048 ops) inside the call for an interrupter that waits 0 or 1 yields (a burn of ~1,013 or ~2,032).
+ */
+const pre: fc.Arbitrary<Pre | undefined> = on("interrupt")
+  ? fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.record({ yields: fc.integer({ min: 1, max: 3 }) }) },
+      { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 0, max: 2_100 }) }) },
+      { weight: 2, arbitrary: fc.record({ burn: fc.integer({ min: 1_000, max: 1_030 }) }) },
+      { weight: 1, arbitrary: fc.record({ burn: fc.integer({ min: 2_020, max: 2_050 }) }) }
+    )
+  : fc.constant(undefined)
+const interruptAfter: fc.Arbitrary<number | undefined> = on("interrupt")
+  ? fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.constant(1) },
+      { weight: 1, arbitrary: fc.integer({ min: 2, max: 3 }) }
+    )
+  : fc.constant(undefined)
+
 const command: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 8,
@@ -95,7 +331,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       _tag: fc.constant("Use" as const),
       loop: loopIndex,
       prim: fc.constantFrom(...prims),
-      key: keyIndex
+      key: keyIndex,
+      spelling,
+      pre,
+      interruptAfter
     })
   },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Interrupt" as const), caller: fc.nat(50) }) },
@@ -105,7 +344,23 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       _tag: fc.constant("Invalidate" as const),
       loop: loopIndex,
       prim: fc.constantFrom<Invalidatable>("singleton", "stickySingleton", "promiseSticky", "promiseSingleton"),
-      key: keyIndex
+      key: keyIndex,
+      spelling,
+      closeAfter: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }) }
+      )
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      _tag: fc.constant("InvalidateHeld" as const),
+      pick: fc.nat(50),
+      closeAfter: fc.oneof(
+        { weight: 1, arbitrary: fc.constant(undefined) },
+        { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }) }
+      )
     })
   },
   { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Close" as const), loop: loopIndex }) },
@@ -116,25 +371,56 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       immediate: fc.boolean(),
       times: fc.integer({ min: 1, max: 4 })
     })
-  }
+  },
+  ...(on("relay")
+    ? [
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            _tag: fc.constant("Relay" as const),
+            waiter: loopIndex,
+            waker: loopIndex,
+            via: fc.constantFrom("queue" as const, "deferred" as const, "semaphore" as const),
+            prim: fc.constantFrom<PromisePrim>("promiseSticky", "promiseSingleton"),
+            key: keyIndex,
+            spelling
+          })
+        }
+      ]
+    : [])
 )
 const scenario: fc.Arbitrary<Scenario> = fc.record({
+  shapes: on("shapes")
+    ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
+    : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
   behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
+  mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
   commands: fc.array(command, { minLength: 1, maxLength: 30 })
 })
+
+// ---------------------------------------------------------------------------------------------------------------
+// The world
 
 /** One acquisition as the world saw it. */
 interface Construction {
   readonly id: number
   readonly prim: Prim
+  /** The key slot; -1 for the key only releases ask for, -2 for arguments the model did not make. */
   readonly key: number
   readonly loop: number
+  /** How the library names its entry's key. */
+  readonly render: string
   readonly behavior: Behavior
   readonly start: number
   end: number | undefined
   outcome: "ok" | "failed" | "interrupted" | undefined
   readonly parts: Array<Array<number>>
+  /** Its resource exists (its acquireRelease acquired, or a Promise value came): it must be released exactly once. */
+  acquired: boolean
   releaseStarts: Array<number>
+  /** When its release finished (succeeded or failed), and whether its loop was closing then. */
+  releaseEnd: number | undefined
+  releaseEndedClosing: boolean
   releaseHung: boolean
   /** Its release reached its failure (it may have been abandoned at the deadline before). */
   releaseFailed: boolean
@@ -148,106 +434,340 @@ class ConstructionFailed extends Error {
   }
 }
 
+interface Invalidation {
+  readonly loop: number
+  readonly prim: Invalidatable
+  readonly group: string
+  readonly key: number
+  readonly at: number
+  doneAt: number | undefined
+}
+
+/** The primitives as the scenario defined them, for releases that use their loop. */
+interface Api {
+  readonly single: (
+    ...args: ReadonlyArray<unknown>
+  ) => Effect.Effect<Construction, ConstructionFailed, LoopLocal.LoopLocal>
+  readonly pSticky: (...args: ReadonlyArray<unknown>) => Promise<Construction>
+  readonly pSingle: (...args: ReadonlyArray<unknown>) => Promise<Construction>
+}
+
+const isClosedError = (u: unknown) =>
+  typeof u === "object" && u !== null && (u as { _tag?: string })._tag === "LoopClosedError"
+
+/** The text of an error, a FiberFailure's cause included. */
+const errorText = (u: unknown): string => {
+  if (Runtime.isFiberFailure(u)) return Cause.pretty(u[Runtime.FiberFailureCauseId]).split("\n")[0]!
+  return u instanceof Error ? `${u.name}: ${u.message}` : String(u)
+}
+
 class World {
   clock = 0
   readonly constructions: Array<Construction> = []
   readonly violations: Array<string> = []
   readonly closeCalled: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
-  readonly invalidates: Array<{ loop: number; group: string; key: number; at: number }> = []
+  /** The model's own event-loop turns after each close began: the first, and the third. */
+  readonly closeTurn1: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  readonly closeTurn3: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  readonly closeResolved: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  readonly reports: Array<LoopLocal.ShutdownReport | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  /** The constructions begun before each close that had not ended when it resolved. */
+  readonly unfinished: Array<ReadonlyArray<Construction>> = Array.from({ length: LOOPS }, () => [])
+  readonly invalidates: Array<Invalidation> = []
+  private readonly gates = Array.from({ length: LOOPS }, () => {
+    let open!: () => void
+    const promise = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    return { promise, open }
+  })
+  private factoryCalls = 0
+  /** While probing stuck keys, constructions do not block. */
+  probing = false
+  api!: Api
   constructor(
-    readonly behaviors: ReadonlyArray<Behavior>,
-    readonly loops: ReadonlyArray<LoopLocal.Loop>
+    readonly scenario: Scenario,
+    readonly loops: ReadonlyArray<Binding.Loop>
   ) {}
 
   now() {
     return ++this.clock
   }
-  loopOf(loop: LoopLocal.Loop) {
-    return this.loops.indexOf(loop)
+  loopOf(loop: LoopLocal.Loop | undefined) {
+    return loop === undefined ? -1 : this.loops.indexOf(loop as Binding.Loop)
   }
-  begin(prim: Prim, key: number, loop: LoopLocal.Loop): Construction {
+  /** Resolves once the loop's close has resolved. */
+  gate(loop: number): Promise<void> {
+    return this.gates[loop]!.promise
+  }
+  openGate(loop: number) {
+    this.gates[loop]!.open()
+  }
+  /** Whether this factory call fills in defaults on its argument. */
+  nextFactoryMutates() {
+    const m = this.scenario.mutations
+    return m[this.factoryCalls++ % m.length]!
+  }
+  begin(prim: Prim, key: number, render: string, loop: LoopLocal.Loop | undefined): Construction {
+    const drawn = this.scenario.behaviors[this.constructions.length % this.scenario.behaviors.length]!
     const c: Construction = {
       id: this.constructions.length,
       prim,
       key,
       loop: this.loopOf(loop),
-      behavior: this.behaviors[this.constructions.length % this.behaviors.length]!,
+      render,
+      behavior: effective(prim, drawn, this.probing),
       start: this.now(),
       end: undefined,
       outcome: undefined,
       parts: [],
+      acquired: false,
       releaseStarts: [],
+      releaseEnd: undefined,
+      releaseEndedClosing: false,
       releaseHung: false,
       releaseFailed: false,
       firstReceipt: undefined
     }
-    if (c.loop === -1) this.violations.push(`construction ${c.id} ran on a loop of no scenario`)
+    if (c.loop === -1) {
+      const where = loop === Binding.defaultLoop() ? "the default loop" : `loop ${loop?.id}`
+      this.violations.push(`4: construction ${c.id} (${prim} ${render}) ran on ${where}, a loop of no scenario`)
+    }
+    if (key === -1) this.violations.push(`4: construction ${c.id} (${prim}) was made for a release that used its loop`)
+    if (key === -2) this.violations.push(`construction ${c.id} (${prim}) got arguments the model did not make`)
     this.constructions.push(c)
     return c
   }
-  /** Whether `c` was invalidated before the logical time `at`. */
+  /**
+   * Whether `c` was invalidated before the logical time `at`: by an invalidation of its key issued before its loop
+   * began closing (a later one fails as closed) and not done before `c` began.
+   */
   invalidatedBefore(c: Construction, at: number) {
     return this.invalidates.some(
-      (i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key && i.at < at
+      (i) =>
+        i.loop === c.loop &&
+        i.group === groupOf(c.prim) &&
+        i.key === c.key &&
+        i.at < at &&
+        i.at < (this.closeCalled[c.loop] ?? Number.POSITIVE_INFINITY) &&
+        !(i.doneAt !== undefined && i.doneAt < c.start)
     )
   }
-  settle(c: Construction, outcome: "ok" | "failed" | "interrupted") {
+  settle(c: Construction, outcome: "ok" | "failed") {
     if (c.outcome !== undefined) this.violations.push(`construction ${c.id} settled twice`)
     c.outcome = outcome
     c.end = this.now()
   }
-  /** A release, as a world event recorded the moment it starts: then slow, failing or hanging as its behavior says. */
-  startRelease(c: Construction): Effect.Effect<void> {
+  /**
+   * An interruption ends a construction, even one that recorded its outcome in an uninterruptible region:
+   * leaving the region with an interruption pending turns its outcome into that interruption.
+   */
+  interrupted(c: Construction) {
+    if (c.outcome === "interrupted") this.violations.push(`construction ${c.id} interrupted twice`)
+    c.outcome = "interrupted"
+    c.end = this.now()
+  }
+  releaseStarted(c: Construction) {
     c.releaseStarts.push(this.now())
+  }
+  /** A release's own work after its uses of the loop: slow, failing or hanging as its behavior says. */
+  releaseBody(c: Construction): Effect.Effect<void> {
+    const world = this
     return Effect.gen(function* () {
       for (let i = 0; i < c.behavior.releaseSteps; i++) yield* Effect.yieldNow()
+      for (let i = 0; i < c.behavior.releaseTurns; i++) yield* Effect.promise(() => tick())
       if (c.behavior.releaseHangs) {
         c.releaseHung = true
-        return yield* Effect.never
+        return yield* Effect.async<never>(() => {})
       }
       if (c.behavior.releaseFails) {
         c.releaseFailed = true
+        world.releaseEnded(c)
         return yield* Effect.die(new Error(`release of ${c.id} failed`))
       }
+      world.releaseEnded(c)
     })
+  }
+  private releaseEnded(c: Construction) {
+    c.releaseEnd = this.now()
+    c.releaseEndedClosing = this.loops[c.loop]?.isClosed ?? false
+  }
+  /** The release of an Effect-side resource: it may use its loop through both APIs first. */
+  effectRelease(c: Construction): Effect.Effect<void, never, LoopLocal.LoopLocal> {
+    const world = this
+    return Effect.suspend(() => {
+      world.releaseStarted(c)
+      if (c.behavior.releaseUses === "none") return world.releaseBody(c)
+      return Effect.zipRight(
+        Effect.gen(function* () {
+          const loop = world.loops[c.loop]!
+          const service = yield* Effect.serviceOption(LoopLocal.LoopLocal)
+          if (Option.getOrUndefined(service) !== loop) {
+            world.violations.push(
+              `4: the Effect release of construction ${c.id} (${c.prim}) has loop ${Option.match(service, {
+                onNone: () => "none",
+                onSome: (l) => world.loopOf(l)
+              })} as its LoopLocal, not loop ${c.loop}`
+            )
+          }
+          world.checkCurrentLoop(c, "Effect")
+          // A release run by invalidate finds its loop open, and leaves it alone.
+          if (c.behavior.releaseUses !== "primitive" || !loop.isClosed) return
+          count("release used its closing loop")
+          const exit = yield* Effect.exit(world.api.single(RELEASE_KEY))
+          const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : exit.value
+          if (!isClosedError(defect)) {
+            world.violations.push(
+              `4: singleton, used by the Effect release of construction ${c.id} at its loop's close, gave ${errorText(defect)}`
+            )
+          }
+          const promised = yield* Effect.either(
+            Effect.tryPromise({ try: () => world.api.pSticky(RELEASE_KEY), catch: (e) => e })
+          )
+          if (!(promised._tag === "Left" && isClosedError(promised.left))) {
+            world.violations.push(
+              `4: stickySingleton (Promise API), used by the Effect release of construction ${c.id} at its loop's close, gave ${
+                promised._tag === "Left" ? errorText(promised.left) : "a value"
+              }`
+            )
+          }
+        }),
+        world.releaseBody(c)
+      )
+    })
+  }
+  /** The release of a Promise-side value: it may use its loop through the Promise API first, after an await. */
+  promiseRelease(c: Construction): Promise<void> {
+    this.releaseStarted(c)
+    return (async () => {
+      if (c.behavior.releaseUses !== "none") {
+        await tick()
+        const loop = this.loops[c.loop]!
+        this.checkCurrentLoop(c, "Promise")
+        if (c.behavior.releaseUses === "primitive" && loop.isClosed) {
+          count("release used its closing loop")
+          for (const [name, use] of [
+            ["stickySingleton", () => this.api.pSticky(RELEASE_KEY)],
+            ["singleton", () => this.api.pSingle(RELEASE_KEY)]
+          ] as const) {
+            const outcome = await (async () => use())().then(
+              () => "a value",
+              (e: unknown) => (isClosedError(e) ? undefined : errorText(e))
+            )
+            if (outcome !== undefined) {
+              this.violations.push(
+                `4: ${name}, used by the Promise release of construction ${c.id} at its loop's close, gave ${outcome}`
+              )
+            }
+          }
+        }
+      }
+      return Effect.runPromise(this.releaseBody(c))
+    })()
+  }
+  private checkCurrentLoop(c: Construction, side: string) {
+    const seen = currentLoop()
+    if (seen !== this.loops[c.loop]) {
+      const where = seen === Binding.defaultLoop() ? "the default loop" : `loop ${this.loopOf(seen)}`
+      this.violations.push(
+        `4: in the ${side} release of construction ${c.id}, currentLoop() is ${where}, not loop ${c.loop}`
+      )
+    }
   }
 }
 
-/** The Effect-side acquisition: parts acquired one by one, then the whole, with the behavior's steps between. */
+/**
+ * The behavior a construction follows: a Promise-side one is never uninterruptible in part (a Promise cannot be
+ * interrupted at all), a Promise `singleton`'s never blocks (its callers get its function's own Promise), and
+ * neither does one a probe starts.
+ */
+const effective = (prim: Prim, b: Behavior, probing: boolean): Behavior => ({
+  ...b,
+  block: probing || prim === "promiseSingleton" ? "none" : b.block,
+  shield: isPromise(prim) ? "none" : b.shield
+})
+
+/** Whether the construction stays unfinished for ever by its behavior (an interruption cannot end it). */
+const hangsForever = (c: Construction) =>
+  c.behavior.block === "forever" && (isPromise(c.prim) || c.behavior.shield !== "none")
+
+const burn = (n: number): Effect.Effect<void> =>
+  n === 0 ? Effect.void : Effect.flatMap(Effect.void, () => burn(n - 1))
+const yields = (n: number): Effect.Effect<void> =>
+  n === 0 ? Effect.void : Effect.zipRight(Effect.yieldNow(), yields(n - 1))
+
+/**
+ * The Effect-side acquisition: parts acquired one by one, then the whole, with the behavior's steps and turns
+ * between; uninterruptible in part if its behavior says so.
+ */
 const effectResource = (
   world: World,
-  prim: Prim,
-  key: number
+  prim: EffectPrim,
+  key: number,
+  render: string
 ): Effect.Effect<Construction, ConstructionFailed, LoopLocal.LoopLocal | Scope.Scope> =>
   Effect.gen(function* () {
-    const c = world.begin(prim, key, yield* LoopLocal.LoopLocal)
-    return yield* Effect.gen(function* () {
-      for (let p = 0; p < (isScoped(prim) ? c.behavior.parts : 0); p++) {
+    const c = world.begin(prim, key, render, yield* LoopLocal.LoopLocal)
+    const b = c.behavior
+    const scoped = isScoped(prim)
+    const wait = Effect.gen(function* () {
+      for (let i = 0; i < b.turns; i++) yield* Effect.promise(() => tick())
+      if (b.block === "forever") yield* Effect.async<void>(() => {})
+      if (b.block === "untilClose") yield* Effect.promise(() => world.gate(c.loop))
+    })
+    const fail = Effect.suspend(() => {
+      world.settle(c, "failed")
+      return Effect.fail(new ConstructionFailed(c.id))
+    })
+    const acquire = (before: Effect.Effect<void>) =>
+      Effect.acquireRelease(
+        Effect.tap(before, () => {
+          c.acquired = true
+        }),
+        () => world.effectRelease(c)
+      )
+    const finish = Effect.gen(function* () {
+      if (b.fails) return yield* fail
+      if (scoped) yield* acquire(Effect.void)
+      world.settle(c, "ok")
+      return c
+    })
+    const body = Effect.gen(function* () {
+      for (let p = 0; p < (scoped ? b.parts : 0); p++) {
         c.parts.push([])
         const releases = c.parts[p]!
         yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => void releases.push(world.now())))
         yield* Effect.yieldNow()
       }
-      for (let i = 0; i < c.behavior.steps; i++) yield* Effect.yieldNow()
-      if (c.behavior.fails) {
-        world.settle(c, "failed")
-        return yield* Effect.fail(new ConstructionFailed(c.id))
+      for (let i = 0; i < b.steps; i++) yield* Effect.yieldNow()
+      if (b.shield === "acquire" && scoped) {
+        if (b.fails) return yield* fail
+        // acquireRelease's acquire is uninterruptible: here it takes the turns (and may block).
+        yield* acquire(wait)
+        world.settle(c, "ok")
+        return c
       }
-      if (isScoped(prim)) yield* Effect.acquireRelease(Effect.void, () => Effect.suspend(() => world.startRelease(c)))
-      world.settle(c, "ok")
-      return c
-    }).pipe(Effect.onInterrupt(() => Effect.sync(() => world.settle(c, "interrupted"))))
+      if (b.shield !== "none") return yield* Effect.uninterruptible(Effect.zipRight(wait, finish))
+      yield* wait
+      return yield* finish
+    })
+    return yield* body.pipe(Effect.onInterrupt(() => Effect.sync(() => world.interrupted(c))))
   })
 
 /** The Promise-side construction, run by a factory. */
-const promiseResource = async (world: World, prim: Prim, key: number): Promise<Construction> => {
-  const c = world.begin(prim, key, nodeRealm.bound.getStore()!.loop)
-  for (let i = 0; i < c.behavior.steps; i++) await (i % 2 === 0 ? tick() : Promise.resolve())
-  if (c.behavior.fails) {
+const promiseResource = async (world: World, prim: PromisePrim, key: number, render: string): Promise<Construction> => {
+  const c = world.begin(prim, key, render, nodeRealm.bound.getStore()?.loop)
+  const b = c.behavior
+  for (let i = 0; i < b.steps; i++) await (i % 2 === 0 ? tick() : Promise.resolve())
+  for (let i = 0; i < b.turns; i++) await tick()
+  if (b.block === "forever") await new Promise<never>(() => {})
+  if (b.block === "untilClose") await world.gate(c.loop)
+  if (b.fails) {
     world.settle(c, "failed")
     throw new ConstructionFailed(c.id)
   }
   world.settle(c, "ok")
+  c.acquired = prim === "promiseSticky"
   return c
 }
 
@@ -255,10 +775,12 @@ interface Caller {
   readonly loop: number
   readonly prim: Prim
   readonly key: number
-  readonly issuedAt: number
-  readonly loopClosingAtIssue: boolean
+  issuedAt: number
+  loopClosingAtIssue: boolean
+  /** A fiber of `loop` woken by another loop's fiber, that then called the Promise API. */
+  readonly relay: boolean
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  readonly done: Promise<void>
+  done: Promise<void>
   result:
     | { readonly _tag: "value"; readonly c: Construction; readonly at: number }
     | { readonly _tag: "failed"; readonly id: number; readonly at: number }
@@ -266,47 +788,95 @@ interface Caller {
     | { readonly _tag: "interrupted" }
     | { readonly _tag: "other"; readonly error: unknown }
     | undefined
+  settledAt: number | undefined
 }
 
 /** `singleton`'s resource never uses the scope it is typed to need (its parts are for scoped primitives only). */
 const unusedScope = Effect.runSync(Scope.make())
 
-const isClosedError = (u: unknown) =>
-  typeof u === "object" && u !== null && (u as { _tag?: string })._tag === "LoopClosedError"
+/** A shared Effect primitive a fiber of one loop waits on and a fiber of another loop completes. */
+const channel = (via: "queue" | "deferred" | "semaphore"): { wait: Effect.Effect<void>; wake: Effect.Effect<void> } => {
+  switch (via) {
+    case "queue": {
+      const queue = Effect.runSync(Queue.unbounded<void>())
+      return { wait: Queue.take(queue), wake: Effect.asVoid(Queue.offer(queue, undefined)) }
+    }
+    case "deferred": {
+      const deferred = Effect.runSync(Deferred.make<void>())
+      return { wait: Deferred.await(deferred), wake: Effect.asVoid(Deferred.succeed(deferred, undefined)) }
+    }
+    case "semaphore": {
+      const semaphore = Effect.runSync(Effect.makeSemaphore(1))
+      Effect.runSync(semaphore.take(1))
+      return { wait: Effect.asVoid(semaphore.take(1)), wake: Effect.asVoid(semaphore.release(1)) }
+    }
+  }
+}
 
 /** `logs` is what the console has received so far: the run's own lines are those it adds. */
-const runScenario = async ({ behaviors, commands }: Scenario, logs: ReadonlyArray<Logged>): Promise<World> => {
+const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<World> => {
   const logsBefore = logs.length
+  const defaultHeld = Binding.defaultLoop().inspect().length
   const loops = Array.from({ length: LOOPS }, () => Binding.makeLoop({ deadlineMs: DEADLINE_MS }))
-  const world = new World(behaviors, loops)
-  const single = LoopLocal.singleton((key: number) =>
-    Effect.provideService(effectResource(world, "singleton", key), Scope.Scope, unusedScope)
-  )
-  const sticky = LoopLocal.stickySingleton((key: number) => effectResource(world, "stickySingleton", key))
-  const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key))
-  const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key))
-  const pSticky = promiseSticky((key: number) => promiseResource(world, "promiseSticky", key), {
-    release: (c) => Effect.runPromise(world.startRelease(c))
+  const world = new World(s, loops)
+  /** A factory's call: its key slot and rendering, taken before it fills in defaults on its argument. */
+  const call = (args: ReadonlyArray<unknown>) => {
+    const info = keyOfCall(args)
+    if (world.nextFactoryMutates()) {
+      count("factory filled in defaults on its argument")
+      fillDefaults(args)
+    }
+    return info
+  }
+  const single = LoopLocal.singleton((...args: ReadonlyArray<unknown>) => {
+    const { key, render } = call(args)
+    return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
   })
-  const pSingle = promiseSingleton((key: number) => promiseResource(world, "promiseSingleton", key))
+  const sticky = LoopLocal.stickySingleton((...args: ReadonlyArray<unknown>) => {
+    const { key, render } = call(args)
+    return effectResource(world, "stickySingleton", key, render)
+  })
+  const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key, "[Effect]"))
+  const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key, "[Effect]"))
+  const pSticky = promiseStickySingleton(
+    (...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return promiseResource(world, "promiseSticky", key, render)
+    },
+    { release: (c: Construction) => world.promiseRelease(c) }
+  )
+  const pSingle = promiseSingleton((...args: ReadonlyArray<unknown>) => {
+    const { key, render } = call(args)
+    return promiseResource(world, "promiseSingleton", key, render)
+  })
+  world.api = { single, pSticky, pSingle }
 
   const callers: Array<Caller> = []
   const pending: Array<Promise<unknown>> = []
   const closes: Array<Promise<unknown> | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  /** Where an Effect caller was interrupted: a later call of that key and its invalidation must settle. */
+  const interruptedKeys = new Map<string, { loop: number; prim: EffectPrim; key: number }>()
   const onLoop = <A>(loop: number, f: () => A): A => nodeRealm.bound.run({ loop: loops[loop]!, constructing: [] }, f)
 
+  const settled = (caller: Caller, result: NonNullable<Caller["result"]>) => {
+    caller.result ??= result
+    caller.settledAt ??= world.now()
+  }
   const receive = (caller: Caller, value: unknown) => {
     const c = value as Construction
     const at = world.now()
-    caller.result = { _tag: "value", c, at }
+    settled(caller, { _tag: "value", c, at })
     c.firstReceipt ??= at
     if (c.releaseStarts.length > 0)
       world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id}, already released`)
-    if (c.loop !== caller.loop)
-      world.violations.push(`caller on loop ${caller.loop} received construction ${c.id} of loop ${c.loop}`)
+    if (c.loop !== caller.loop) {
+      world.violations.push(
+        `3: caller on loop ${caller.loop}${caller.relay ? " (woken by another loop's fiber)" : ""} received construction ${c.id} of loop ${c.loop}`
+      )
+    }
     if (groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
       world.violations.push(
-        `caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`
+        `4: caller of ${caller.prim} ${caller.key} received construction ${c.id} of ${c.prim} ${c.key}`
       )
     }
     if (c.outcome !== "ok") world.violations.push(`caller received construction ${c.id} whose outcome is ${c.outcome}`)
@@ -315,101 +885,268 @@ const runScenario = async ({ behaviors, commands }: Scenario, logs: ReadonlyArra
     if (error instanceof ConstructionFailed) {
       const c = world.constructions[error.id]!
       const at = world.now()
-      caller.result = { _tag: "failed", id: error.id, at }
+      settled(caller, { _tag: "failed", id: error.id, at })
       c.firstReceipt ??= at
-    } else if (isClosedError(error)) caller.result = { _tag: "closed" }
-    else caller.result = { _tag: "other", error }
+    } else if (isClosedError(error)) settled(caller, { _tag: "closed" })
+    else settled(caller, { _tag: "other", error })
+  }
+  const newCaller = (loop: number, prim: Prim, key: number, relay: boolean): Caller => ({
+    loop,
+    prim,
+    key,
+    issuedAt: world.now(),
+    loopClosingAtIssue: world.closeCalled[loop] !== undefined,
+    relay,
+    fiber: undefined,
+    done: Promise.resolve(),
+    result: undefined,
+    settledAt: undefined
+  })
+  const promiseCall = (prim: PromisePrim, args: ReadonlyArray<unknown>): Promise<Construction> =>
+    prim === "promiseSticky" ? pSticky(...args) : pSingle(...args)
+
+  const use = (cmd: Extract<Command, { _tag: "Use" }>): Caller => {
+    const args = isKeyed(cmd.prim) ? spell(s.shapes[cmd.key]!, cmd.key, cmd.spelling) : []
+    if (cmd.spelling.trailing > 0 && isKeyed(cmd.prim)) count("trailing undefined arguments")
+    const caller = newCaller(cmd.loop, cmd.prim, cmd.key, false)
+    callers.push(caller)
+    const reuse = () => {
+      if (!cmd.spelling.mutate || !isKeyed(cmd.prim)) return
+      count("caller mutated its argument after the call")
+      reuseArgument(args)
+    }
+    if (isPromise(cmd.prim)) {
+      const prim = cmd.prim
+      // `singleton` returns what its function returned, so a closed loop makes it throw rather than reject.
+      let promise: Promise<Construction>
+      try {
+        promise = Promise.resolve(onLoop(cmd.loop, () => promiseCall(prim, args)))
+      } catch (error) {
+        promise = Promise.reject(error)
+      }
+      reuse()
+      caller.done = promise.then(
+        (v) => receive(caller, v),
+        (e) => reject(caller, e)
+      )
+      return caller
+    }
+    const call: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
+      cmd.prim === "singleton"
+        ? single(...args)
+        : cmd.prim === "stickySingleton"
+          ? sticky(...args)
+          : cmd.prim === "enterOnce"
+            ? LoopLocal.enterOnce(onceResources[cmd.key]!)
+            : cmd.prim === "sticky"
+              ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
+              : LoopLocal.enter(enterResources[cmd.key]!)
+    const before = cmd.pre === undefined ? Effect.void : "burn" in cmd.pre ? burn(cmd.pre.burn) : yields(cmd.pre.yields)
+    // A fiber starts at once: without work before it, its call has read its key when runFork returns.
+    const fiber = Effect.runFork(
+      Effect.provideService(
+        Effect.zipRight(
+          before,
+          Effect.tap(call, (v) => Effect.sync(() => receive(caller, v)))
+        ),
+        LoopLocal.LoopLocal,
+        loops[cmd.loop]!
+      )
+    )
+    Object.assign(caller, { fiber })
+    if (cmd.pre === undefined) reuse()
+    if (cmd.interruptAfter !== undefined) {
+      count(cmd.pre !== undefined && "burn" in cmd.pre ? "caller interrupted after a burn" : "caller interrupted")
+      const prim = cmd.prim
+      interruptedKeys.set(`${cmd.loop} ${groupOf(prim)} ${cmd.key}`, { loop: cmd.loop, prim, key: cmd.key })
+      Effect.runFork(
+        Effect.zipRight(
+          yields(cmd.interruptAfter),
+          Effect.sync(() => fiber.unsafeInterruptAsFork(FiberId.none))
+        )
+      )
+    }
+    caller.done = Effect.runPromise(Fiber.await(fiber)).then((exit) => {
+      if (cmd.pre !== undefined) reuse()
+      if (Exit.isSuccess(exit)) return
+      if (Cause.isInterruptedOnly(exit.cause)) settled(caller, { _tag: "interrupted" })
+      else reject(caller, Cause.squash(exit.cause))
+    })
+    return caller
   }
 
-  for (const cmd of commands) {
+  const invalidate = (loop: number, prim: Invalidatable, key: number, spelled: Spelling): Promise<void> => {
+    const args = spell(s.shapes[key]!, key, spelled)
+    const i: Invalidation = { loop, prim, group: groupOf(prim), key, at: world.now(), doneAt: undefined }
+    world.invalidates.push(i)
+    const invalidated =
+      prim === "singleton"
+        ? loops[loop]!.runPromise(single.invalidate(...args))
+        : prim === "stickySingleton"
+          ? loops[loop]!.runPromise(sticky.invalidate(...args))
+          : onLoop(loop, () => (prim === "promiseSticky" ? pSticky.invalidate(...args) : pSingle.invalidate(...args)))
+    // A failing or abandoned release surfaces here, and a closed loop rejects: nothing else, and it may not hang.
+    return invalidated.then(
+      () => {
+        i.doneAt = world.now()
+      },
+      (error: unknown) => {
+        i.doneAt = world.now()
+        const text = errorText(error)
+        if (
+          !isClosedError(error) &&
+          !/^LoopClosedError/.test(text) &&
+          !/release of \d+ failed/.test(text) &&
+          !/did not finish within the deadline/.test(text)
+        ) {
+          world.violations.push(`invalidate of ${prim} ${key} on loop ${loop} failed unexpectedly: ${text}`)
+        }
+      }
+    )
+  }
+
+  const close = (loop: number) => {
+    if (world.closeCalled[loop] !== undefined) return
+    world.closeCalled[loop] = world.now()
+    // The model's own turns, queued before the close queues any: what the close does "at once" comes before them.
+    void tick()
+      .then(() => {
+        world.closeTurn1[loop] = world.now()
+        return tick()
+      })
+      .then(() => tick())
+      .then(() => {
+        world.closeTurn3[loop] = world.now()
+      })
+    closes[loop] = Binding.close(loops[loop]!, { deadlineMs: DEADLINE_MS }).then(
+      (report) => {
+        world.closeResolved[loop] = world.now()
+        world.reports[loop] = report
+        world.unfinished[loop] = world.constructions.filter(
+          (c) =>
+            c.loop === loop &&
+            c.start < world.closeCalled[loop]! &&
+            c.end === undefined &&
+            c.prim !== "promiseSingleton"
+        )
+        world.openGate(loop)
+      },
+      (error: unknown) => {
+        world.violations.push(`the close of loop ${loop} rejected: ${errorText(error)}`)
+        world.openGate(loop)
+      }
+    )
+  }
+
+  const relay = (cmd: Extract<Command, { _tag: "Relay" }>) => {
+    const args = spell(s.shapes[cmd.key]!, cmd.key, cmd.spelling)
+    const { wait, wake } = channel(cmd.via)
+    const caller = newCaller(cmd.waiter, cmd.prim, cmd.key, true)
+    caller.loopClosingAtIssue = loops[cmd.waiter]!.isClosed
+    callers.push(caller)
+    const woken = Effect.gen(function* () {
+      yield* wait
+      // Only now is the call made: it is issued by a fiber the other loop's fiber woke.
+      caller.issuedAt = world.now()
+      caller.loopClosingAtIssue = loops[cmd.waiter]!.isClosed
+      if (cmd.waiter !== cmd.waker) count("fiber woken by another loop's fiber")
+      const seen = currentLoop()
+      if (seen !== loops[cmd.waiter]) {
+        world.violations.push(
+          `3: a fiber of loop ${cmd.waiter} woken by a fiber of loop ${cmd.waker} has ${
+            seen === Binding.defaultLoop() ? "the default loop" : `loop ${world.loopOf(seen)}`
+          } as its currentLoop()`
+        )
+      }
+      return yield* Effect.either(Effect.tryPromise({ try: () => promiseCall(cmd.prim, args), catch: (e) => e }))
+    })
+    caller.done = onLoop(cmd.waiter, () => loops[cmd.waiter]!.runPromise(woken)).then(
+      (r) => (r._tag === "Right" ? receive(caller, r.right) : reject(caller, r.left)),
+      (e) => reject(caller, e)
+    )
+    // The waker runs a turn later, on its own loop (in its own async context), or outside any once that is closed.
+    pending.push(
+      onLoop(cmd.waker, () => tick().then(() => loops[cmd.waker]!.runPromise(wake))).catch(() =>
+        Effect.runPromise(wake)
+      )
+    )
+  }
+
+  for (const cmd of s.commands) {
     switch (cmd._tag) {
       case "Use": {
-        const base = {
-          loop: cmd.loop,
-          prim: cmd.prim,
-          key: cmd.key,
-          issuedAt: world.now(),
-          loopClosingAtIssue: world.closeCalled[cmd.loop] !== undefined
-        }
-        if (cmd.prim === "promiseSticky" || cmd.prim === "promiseSingleton") {
-          const caller: Caller = { ...base, fiber: undefined, done: undefined!, result: undefined }
-          // `singleton` returns what its function returned, so a closed loop makes it throw rather than reject.
-          let promise: Promise<Construction>
-          try {
-            promise = Promise.resolve(
-              onLoop(cmd.loop, () => (cmd.prim === "promiseSticky" ? pSticky(cmd.key) : pSingle(cmd.key)))
-            )
-          } catch (error) {
-            promise = Promise.reject(error)
-          }
-          ;(caller as { done: Promise<void> }).done = promise.then(
-            (v) => receive(caller, v),
-            (e) => reject(caller, e)
-          )
-          callers.push(caller)
-          break
-        }
-        const use: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
-          cmd.prim === "singleton"
-            ? single(cmd.key)
-            : cmd.prim === "stickySingleton"
-              ? sticky(cmd.key)
-              : cmd.prim === "enterOnce"
-                ? LoopLocal.enterOnce(onceResources[cmd.key]!)
-                : cmd.prim === "sticky"
-                  ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
-                  : LoopLocal.enter(enterResources[cmd.key]!)
-        const caller: Caller = { ...base, fiber: undefined, done: undefined!, result: undefined }
-        const fiber = Effect.runFork(
-          Effect.provideService(
-            Effect.tap(use, (v) => Effect.sync(() => receive(caller, v))),
-            LoopLocal.LoopLocal,
-            loops[cmd.loop]!
-          )
-        )
-        Object.assign(caller, {
-          fiber,
-          done: Effect.runPromise(Fiber.await(fiber)).then((exit) => {
-            if (Exit.isSuccess(exit)) return
-            if (Cause.isInterruptedOnly(exit.cause)) caller.result = { _tag: "interrupted" }
-            else
-              reject(
-                caller,
-                Option.getOrElse(
-                  Cause.failureOrCause(exit.cause).pipe(
-                    Option.liftPredicate(() => true),
-                    Option.map((e) => (e._tag === "Left" ? e.left : Cause.squash(e.right)))
-                  ),
-                  () => undefined
-                )
-              )
-          })
-        })
-        callers.push(caller)
+        use(cmd)
         break
       }
       case "Interrupt": {
         const fibers = callers.filter((c) => c.fiber !== undefined)
-        if (fibers.length > 0) fibers[cmd.caller % fibers.length]!.fiber!.unsafeInterruptAsFork(FiberId.none)
+        if (fibers.length > 0) {
+          const caller = fibers[cmd.caller % fibers.length]!
+          caller.fiber!.unsafeInterruptAsFork(FiberId.none)
+          if (caller.prim !== "enter" && !isPromise(caller.prim)) {
+            interruptedKeys.set(`${caller.loop} ${groupOf(caller.prim)} ${caller.key}`, {
+              loop: caller.loop,
+              prim: caller.prim,
+              key: caller.key
+            })
+          }
+        }
         break
       }
       case "Invalidate": {
-        world.invalidates.push({ loop: cmd.loop, group: groupOf(cmd.prim), key: cmd.key, at: world.now() })
-        const invalidated =
-          cmd.prim === "singleton"
-            ? loops[cmd.loop]!.runPromise(single.invalidate(cmd.key))
-            : cmd.prim === "stickySingleton"
-              ? loops[cmd.loop]!.runPromise(sticky.invalidate(cmd.key))
-              : onLoop(cmd.loop, () =>
-                  cmd.prim === "promiseSticky" ? pSticky.invalidate(cmd.key) : pSingle.invalidate(cmd.key)
-                )
-        // A failing release surfaces here, and a closed loop rejects: neither may hang.
-        pending.push(invalidated.catch(() => undefined))
+        pending.push(invalidate(cmd.loop, cmd.prim, cmd.key, cmd.spelling))
+        if (cmd.closeAfter !== undefined) {
+          for (let i = 0; i < cmd.closeAfter; i++) await tick()
+          close(cmd.loop)
+        }
+        break
+      }
+      case "InvalidateHeld": {
+        const held = (c: Construction) =>
+          (c.prim === "stickySingleton" || c.prim === "promiseSticky") &&
+          c.outcome === "ok" &&
+          c.releaseStarts.length === 0 &&
+          c.loop >= 0 &&
+          world.closeCalled[c.loop] === undefined
+        const candidates = world.constructions.filter(held)
+        let c: Construction | undefined = candidates[cmd.pick % Math.max(1, candidates.length)]
+        if (c === undefined) {
+          // None held: a caller gets one first (if its construction succeeds within a few turns).
+          const loop = cmd.pick % LOOPS
+          if (world.closeCalled[loop] !== undefined) break
+          const prim = cmd.pick % 2 === 0 ? "stickySingleton" : "promiseSticky"
+          const caller = use({
+            _tag: "Use",
+            loop,
+            prim,
+            key: cmd.pick % KEYS,
+            spelling: plainSpelling,
+            pre: undefined,
+            interruptAfter: undefined
+          })
+          await Promise.race([
+            caller.done,
+            (async () => {
+              for (let i = 0; i < 8; i++) await tick()
+            })()
+          ])
+          c = caller.result?._tag === "value" && held(caller.result.c) ? caller.result.c : undefined
+          if (c === undefined) break
+        }
+        count("invalidate of a held value")
+        pending.push(invalidate(c.loop, c.prim as Invalidatable, c.key, plainSpelling))
+        if (cmd.closeAfter !== undefined) {
+          for (let i = 0; i < cmd.closeAfter; i++) await tick()
+          close(c.loop)
+        }
         break
       }
       case "Close": {
-        world.closeCalled[cmd.loop] ??= world.now()
-        closes[cmd.loop] ??= Binding.close(loops[cmd.loop]!, { deadlineMs: DEADLINE_MS })
+        close(cmd.loop)
+        break
+      }
+      case "Relay": {
+        relay(cmd)
         break
       }
       case "Yield": {
@@ -417,21 +1154,75 @@ const runScenario = async ({ behaviors, commands }: Scenario, logs: ReadonlyArra
       }
     }
   }
-  for (let loop = 0; loop < LOOPS; loop++) {
-    world.closeCalled[loop] ??= world.now()
-    closes[loop] ??= Binding.close(loops[loop]!, { deadlineMs: DEADLINE_MS })
+
+  // Invariant 5, before the loops close: a key whose caller was interrupted is not left pending for ever. A later
+  // call of it settles, and so does its invalidation (unless a construction of it hangs by its behavior).
+  const probes = Array.from(interruptedKeys.values()).filter(
+    ({ loop, prim }) => world.closeCalled[loop] === undefined && prim !== "enter"
+  )
+  if (probes.length > 0) {
+    for (let i = 0; i < 3; i++) await tick()
+    world.probing = true
+    const outcomes = probes.flatMap(({ loop, prim, key }) => {
+      const blocking = world.constructions.some(
+        (c) =>
+          c.loop === loop &&
+          groupOf(c.prim) === groupOf(prim) &&
+          c.key === key &&
+          c.end === undefined &&
+          c.behavior.block !== "none"
+      )
+      if (blocking) return []
+      count("probe of an interrupted caller's key")
+      const caller = use({
+        _tag: "Use",
+        loop,
+        prim,
+        key,
+        spelling: plainSpelling,
+        pre: undefined,
+        interruptAfter: undefined
+      })
+      const probed = caller.done.then(() =>
+        prim === "singleton" || prim === "stickySingleton" ? invalidate(loop, prim, key, plainSpelling) : undefined
+      )
+      let timer: NodeJS.Timeout | undefined
+      const stuck = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`${prim} ${key} on loop ${loop}`), 2_000)
+      })
+      return [Promise.race([probed.then(() => undefined), stuck]).finally(() => clearTimeout(timer))]
+    })
+    for (const stuck of await Promise.all(outcomes)) {
+      if (stuck === undefined) continue
+      world.violations.push(
+        `5: ${stuck} stayed pending after a caller was interrupted: a later call and its invalidation did not settle within 2 s`
+      )
+    }
+    world.probing = false
   }
+
+  for (let loop = 0; loop < LOOPS; loop++) close(loop)
   // Invariant 5: everything settles, within a deadline.
   let timer: NodeJS.Timeout | undefined
   const hang = new Promise<"hang">((resolve) => {
-    timer = setTimeout(() => resolve("hang"), 5_000)
+    timer = setTimeout(() => resolve("hang"), HANG_MS)
   })
-  const settled = await Promise.race([Promise.all([...closes, ...pending, ...callers.map((c) => c.done)]), hang])
+  const allSettled = await Promise.race([Promise.all([...closes, ...pending, ...callers.map((c) => c.done)]), hang])
   clearTimeout(timer)
-  if (settled === "hang") world.violations.push("5: not every close, caller and invalidate settled within 5 s")
-  // Releases after a deadline go on in the background: let them finish.
+  if (allSettled === "hang") world.violations.push("5: not every close, caller and invalidate settled within 5 s")
+  // Releases after a deadline go on in the background, and late values are released as they come: let them finish.
   for (let i = 0; i < 10; i++) await tick()
+  const defaultNow = Binding.defaultLoop().inspect()
+  if (defaultNow.length > defaultHeld) {
+    world.violations.push(
+      `4: the default loop gained ${defaultNow.length - defaultHeld} entries during the run: ${defaultNow
+        .slice(defaultHeld)
+        .map((e) => `${e.kind} ${e.key}`)
+        .join(", ")}`
+    )
+  }
   checkInvariants(world, callers)
+  checkReports(world)
   checkLogs(world, logs.slice(logsBefore))
   tally(world, callers)
   return world
@@ -439,17 +1230,25 @@ const runScenario = async ({ behaviors, commands }: Scenario, logs: ReadonlyArra
 
 const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
   const v = world.violations
-  for (const c of world.constructions) {
-    if (c.outcome === undefined) v.push(`4/5: construction ${c.id} (${c.prim} ${c.key}) never settled`)
+  // A construction on a loop of no scenario is a violation already; the model follows it no further.
+  for (const c of world.constructions.filter((c) => c.loop >= 0)) {
+    if (c.outcome === undefined && !hangsForever(c))
+      v.push(`4/5: construction ${c.id} (${c.prim} ${c.key}) never settled`)
     // 1: every acquired part is released exactly once (unless its resource's release hung before reaching it).
     c.parts.forEach((releases, p) => {
       if (releases.length > 1) v.push(`1: part ${p} of construction ${c.id} released ${releases.length} times`)
-      if (releases.length === 0 && !c.releaseHung)
+      if (releases.length === 0 && !c.releaseHung && c.outcome !== undefined)
         v.push(`1: part ${p} of construction ${c.id} (${c.prim}, ${c.outcome}) never released`)
     })
+    // 1: a resource that came into being is released exactly once, however late it came.
+    if (c.releaseStarts.length > 1)
+      v.push(`1: construction ${c.id} (${c.prim}) released ${c.releaseStarts.length} times`)
+    if (c.acquired && isScoped(c.prim) && c.releaseStarts.length === 0 && c.outcome !== undefined) {
+      const late =
+        c.end !== undefined && c.end > world.closeCalled[c.loop]! ? ", which arrived after its loop began closing" : ""
+      v.push(`1: construction ${c.id} (${c.prim}, ${c.outcome}) acquired its resource${late} but was never released`)
+    }
     if (c.outcome === "ok" && isScoped(c.prim)) {
-      if (c.releaseStarts.length !== 1)
-        v.push(`1: construction ${c.id} (${c.prim}) released ${c.releaseStarts.length} times`)
       const releasedAt = c.releaseStarts[0]
       if (
         releasedAt !== undefined &&
@@ -487,19 +1286,68 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
       }
     }
   }
-  // 4: one construction at a time per loop, shared primitive and key.
+  for (let loop = 0; loop < LOOPS; loop++) {
+    // 2: the releases of a close start at once (within the model's third turn), whatever constructions still run:
+    // they are not starved by an uninterruptible or hung one.
+    const closeAt = world.closeCalled[loop]!
+    const turn3 = world.closeTurn3[loop]
+    const held = world.constructions.some(
+      (c) =>
+        c.loop === loop &&
+        isScoped(c.prim) &&
+        c.outcome === "ok" &&
+        c.firstReceipt !== undefined &&
+        c.firstReceipt < closeAt &&
+        !world.invalidatedBefore(c, closeAt)
+    )
+    if (held && turn3 !== undefined) {
+      // (One run by an invalidation counts too: when the model cannot tell, it takes the release for the close's.)
+      const first = Math.min(
+        ...world.constructions.flatMap((c) =>
+          c.loop === loop && c.releaseStarts[0]! > closeAt ? [c.releaseStarts[0]!] : []
+        )
+      )
+      if (!(first < turn3)) {
+        const running = world.constructions.filter((c) => c.loop === loop && c.start < closeAt && !(c.end! < closeAt))
+        v.push(
+          `2: the releases at the close of loop ${loop} did not start within 3 event-loop turns (starved; constructions running at the close: ${
+            running
+              .map((c) => `${c.id} ${c.prim} ${c.behavior.shield}/${c.behavior.block}/${c.behavior.turns}`)
+              .join(", ") || "none"
+          })`
+        )
+      }
+    }
+  }
+  // 4: one construction at a time per loop, shared primitive and key; and one value: a key holding a value is
+  // constructed again only after an invalidation that could have forgotten that value.
   const shared = world.constructions.filter((c) => isShared(c.prim))
   for (const x of shared) {
     for (const y of shared) {
       if (
-        x !== y &&
-        x.loop === y.loop &&
-        groupOf(x.prim) === groupOf(y.prim) &&
-        x.key === y.key &&
-        x.start < y.start &&
-        !(x.end! < y.start)
-      ) {
+        x === y ||
+        x.loop !== y.loop ||
+        groupOf(x.prim) !== groupOf(y.prim) ||
+        x.key !== y.key ||
+        !(x.start < y.start)
+      )
+        continue
+      if (!(x.end! < y.start)) {
         v.push(`4: constructions ${x.id} and ${y.id} of ${groupOf(x.prim)} ${x.key} on loop ${x.loop} overlap`)
+      } else if (
+        x.outcome === "ok" &&
+        !world.invalidates.some(
+          (i) =>
+            i.loop === x.loop &&
+            i.group === groupOf(x.prim) &&
+            i.key === x.key &&
+            i.at < y.start &&
+            !(i.doneAt !== undefined && i.doneAt < x.end!)
+        )
+      ) {
+        v.push(
+          `4: construction ${y.id} of ${groupOf(y.prim)} ${y.key} (${y.render}) on loop ${y.loop} began while construction ${x.id} (${x.render}) held its value: two values of one key`
+        )
       }
     }
   }
@@ -513,9 +1361,24 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
     if (caller.loopClosingAtIssue && r._tag !== "closed" && r._tag !== "interrupted") {
       v.push(`3: caller of closed loop ${caller.loop} got ${r._tag} instead of LoopClosedError`)
     }
-    if (r._tag === "other") v.push(`caller of ${caller.prim} ${caller.key} failed unexpectedly: ${String(r.error)}`)
+    if (r._tag === "other") v.push(`caller of ${caller.prim} ${caller.key} failed unexpectedly: ${errorText(r.error)}`)
     if (r._tag === "closed" && world.closeCalled[caller.loop] === undefined)
       v.push(`3: LoopClosedError from an open loop`)
+    // 3: a caller waiting when its loop began to close is rejected at once, whatever its construction does (a
+    // Promise `singleton` hands out its function's own Promise; a relayed caller waits for its waker first).
+    const closeAt = world.closeCalled[caller.loop]!
+    const turn1 = world.closeTurn1[caller.loop]
+    if (
+      !caller.relay &&
+      caller.prim !== "promiseSingleton" &&
+      caller.issuedAt < closeAt &&
+      turn1 !== undefined &&
+      !(caller.settledAt! < turn1)
+    ) {
+      v.push(
+        `3: caller of ${caller.prim} ${caller.key} on loop ${caller.loop}, waiting when its loop began closing, was not rejected at the close's start (got ${r._tag} an event-loop turn later or more)`
+      )
+    }
     // 4: a failed construction is never handed out to a caller issued after its failure was seen.
     if (r._tag === "failed") {
       const c = world.constructions[r.id]!
@@ -523,20 +1386,24 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         ...callers.flatMap((o) => (o.result?._tag === "failed" && o.result.id === r.id ? [o.result.at] : []))
       )
       if (caller.issuedAt > seen)
-        v.push(`4: caller issued after construction ${c.id}'s failure was seen still got that failure`)
+        v.push(`4: caller issued after construction ${c.id}'s failure was seen still got that failure (cached)`)
       if (c.loop !== caller.loop || groupOf(c.prim) !== groupOf(caller.prim) || c.key !== caller.key) {
-        v.push(`caller of ${caller.prim} ${caller.key} got the failure of construction ${c.id} of ${c.prim} ${c.key}`)
+        v.push(
+          `4: caller of ${caller.prim} ${caller.key} got the failure of construction ${c.id} of ${c.prim} ${c.key}`
+        )
       }
     }
   }
 }
 
-/** How the library names a construction's release in its logs: its entry's kinds and its key. */
+/** How the library names a construction's release in its logs and reports: its entry's kinds and its key. */
 const loggedName = (c: Construction): { readonly kinds: ReadonlyArray<string>; readonly key: string } => {
   switch (c.prim) {
     case "stickySingleton":
     case "promiseSticky":
-      return { kinds: ["stickySingleton"], key: String(c.key) }
+      return { kinds: ["stickySingleton"], key: c.render }
+    case "singleton":
+      return { kinds: ["singleton"], key: c.render }
     // enterOnce and sticky share one acquisition: its entry has the kind of the first caller.
     case "enterOnce":
     case "sticky":
@@ -547,27 +1414,91 @@ const loggedName = (c: Construction): { readonly kinds: ReadonlyArray<string>; r
       return { kinds: [], key: "" }
   }
 }
+const named = (c: Construction, kind: string, key: string) => {
+  const name = loggedName(c)
+  return name.kinds.includes(kind) && name.key === key
+}
+
+/** A release abandoned at a deadline, and a construction unfinished at a close's deadline, as their causes say. */
+const RELEASE_ABANDONED = `did not finish within the deadline (${DEADLINE_MS} ms) and was abandoned`
+const CONSTRUCTION_ABANDONED = `did not finish within the close's deadline (${DEADLINE_MS} ms) and was abandoned`
+
+/**
+ * What each close reported: every construction begun before it and still unfinished when it resolved, as
+ * abandoned; every release still running when it resolved (one run by invalidate included: the close waits for
+ * it), as abandoned; every release that failed while it ran, as failed (or abandoned, if it failed after the
+ * deadline).
+ */
+const checkReports = (world: World) => {
+  const v = world.violations
+  for (let loop = 0; loop < LOOPS; loop++) {
+    const report = world.reports[loop]
+    const resolved = world.closeResolved[loop]
+    if (report === undefined || resolved === undefined) continue
+    const records = report.releases.map((r) => ({
+      kind: r.kind,
+      key: r.key,
+      outcome: r.outcome,
+      cause: r.cause === undefined ? "" : Cause.pretty(r.cause)
+    }))
+    for (const c of world.unfinished[loop]!) {
+      count("construction unfinished at its close's deadline")
+      if (
+        !records.some((r) => r.outcome === "abandoned" && r.cause.includes("construction") && named(c, r.kind, r.key))
+      ) {
+        v.push(
+          `2: construction ${c.id} (${c.prim} ${c.render}), unfinished when the close of loop ${loop} resolved, is not reported abandoned`
+        )
+      }
+    }
+    for (const c of world.constructions) {
+      const started = c.releaseStarts[0]
+      if (c.loop !== loop || started === undefined || !(started < resolved)) continue
+      const invalidated = world.invalidatedBefore(c, started)
+      if (
+        world.invalidatedBefore(c, world.closeCalled[loop]!) &&
+        invalidated &&
+        !(c.releaseEnd! < world.closeCalled[loop]!)
+      )
+        count("invalidate's release running when its loop closed")
+      if (c.releaseEnd === undefined || c.releaseEnd > resolved) {
+        if (!records.some((r) => r.outcome === "abandoned" && named(c, r.kind, r.key))) {
+          v.push(
+            `6: the release of construction ${c.id} (${c.prim} ${c.render}${invalidated ? ", run by invalidate" : ""}) was still running when the close of loop ${loop} resolved, and is not reported abandoned`
+          )
+        }
+      } else if (c.releaseFailed && c.releaseEndedClosing) {
+        if (
+          !records.some(
+            (r) =>
+              (r.outcome === "failed" && r.cause.includes(`release of ${c.id} failed`)) ||
+              (r.outcome === "abandoned" && named(c, r.kind, r.key))
+          )
+        ) {
+          v.push(
+            `6: the release of construction ${c.id} (${c.prim} ${c.render}${invalidated ? ", run by invalidate" : ""}) failed during the close of loop ${loop}, which does not report it`
+          )
+        }
+      }
+    }
+  }
+}
 
 const WARNING = /^loop-local: the release of (\S+) (.+) (failed|abandoned) after \d+ ms$/
 
 /**
  * What the library logged during a run: only warnings of releases, each one a
- * release the model knows failed (named by its error) or that started and may
- * have been abandoned at the deadline (named by kind and key); and every
- * release that failed at a close is among them, as failed or abandoned. Not
- * at a close: a release run by invalidate (which surfaces its failure to its
- * caller instead), and that of a Promise factory's value that its loop had
- * not taken in when it began closing (released when it comes, outside the
- * close's report).
+ * release the model knows failed (named by its error), a release that started
+ * and may have been abandoned at the deadline, or a construction still
+ * unfinished at a close's deadline (named by kind and key); and every release
+ * that failed at or after a close is among them, as failed or abandoned, a
+ * late value's included. Not a release run by invalidate (which surfaces its
+ * failure to its caller instead).
  */
 const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
   const v = world.violations
   const loggedFailed = new Set<number>()
   const loggedAbandoned = new Set<string>()
-  const named = (c: Construction, kind: string, key: string) => {
-    const name = loggedName(c)
-    return name.kinds.includes(kind) && name.key === key
-  }
   for (const log of logs) {
     const warning = log.level === "WARN" ? WARNING.exec(log.message) : null
     if (warning === null) {
@@ -591,7 +1522,19 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
     }
     if (outcome === "abandoned") {
       loggedAbandoned.add(`${kind} ${key}`)
-      if (!log.cause.includes(`did not finish within the deadline (${DEADLINE_MS} ms) and was abandoned`))
+      if (log.cause.includes(CONSTRUCTION_ABANDONED)) {
+        count("warning of an unfinished construction")
+        // Unfinished to the library: still constructing when its loop began closing, or releasing what it acquired
+        // after an interruption (an interrupted `enter`'s).
+        const closeAt = (c: Construction) => world.closeCalled[c.loop]!
+        const unfinished = (c: Construction) =>
+          (c.start < closeAt(c) && !(c.end! < closeAt(c))) ||
+          (c.outcome === "interrupted" && c.releaseStarts.length > 0 && !(c.releaseEnd! < closeAt(c)))
+        if (!world.constructions.some((c) => named(c, kind, key) && unfinished(c)))
+          v.push(`"${log.message}": no construction of ${kind} ${key} was unfinished at its close's deadline`)
+        continue
+      }
+      if (!log.cause.includes(RELEASE_ABANDONED))
         v.push(`the warning "${log.message}" has another cause than the deadline: ${log.cause}`)
       if (!world.constructions.some((c) => c.releaseStarts.length > 0 && named(c, kind, key)))
         v.push(`"${log.message}": no release of ${kind} ${key} started`)
@@ -604,18 +1547,21 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
       continue
     }
     if (!c.releaseFailed) v.push(`"${log.message}": the release of construction ${c.id} did not fail`)
-    if (!named(c, kind, key)) v.push(`"${log.message}" misnames construction ${c.id} (${c.prim} ${c.key})`)
+    if (!named(c, kind, key)) v.push(`"${log.message}" misnames construction ${c.id} (${c.prim} ${c.render})`)
     if (loggedFailed.has(c.id)) v.push(`the failed release of construction ${c.id} was logged twice`)
     loggedFailed.add(c.id)
   }
   for (const c of world.constructions) {
-    if (!c.releaseFailed || loggedFailed.has(c.id) || world.invalidatedBefore(c, c.releaseStarts[0]!)) continue
-    // A Promise value is surely the loop's (so released by its close) once a caller received it before the close.
-    const receivedBeforeClose = c.firstReceipt !== undefined && c.firstReceipt < world.closeCalled[c.loop]!
-    if (c.prim === "promiseSticky" && !receivedBeforeClose) continue
+    const started = c.releaseStarts[0]
+    if (!c.releaseFailed || loggedFailed.has(c.id) || started === undefined) continue
+    // A release before the close (an interrupted `enter`'s) fails its construction instead; one run by invalidate
+    // fails the invalidation.
+    if (!(started > world.closeCalled[c.loop]!) || world.invalidatedBefore(c, started)) continue
     const name = loggedName(c)
-    if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`)))
-      v.push(`the release of construction ${c.id} (${c.prim} ${c.key}) failed at its loop's close, unlogged`)
+    if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`))) {
+      const late = c.end !== undefined && c.end > world.closeCalled[c.loop]! ? " (a value that arrived late)" : ""
+      v.push(`the release of construction ${c.id} (${c.prim} ${c.render})${late} failed at its loop's close, unlogged`)
+    }
   }
 }
 
@@ -625,7 +1571,12 @@ const count = (what: string, n = 1) => {
   coverage[what] = (coverage[what] ?? 0) + n
 }
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
-  for (const c of world.constructions) count(`construction ${c.outcome}`)
+  for (const c of world.constructions) {
+    count(`construction ${c.outcome}`)
+    if (c.behavior.shield !== "none") count(`construction shielded (${c.behavior.shield})`)
+    if (c.behavior.block !== "none") count(`construction blocked (${c.behavior.block})`)
+  }
+  for (const shape of world.scenario.shapes) count(`key shape ${shape}`)
   count("release hung", world.constructions.filter((c) => c.releaseHung).length)
   count(
     "release failed",
@@ -636,20 +1587,66 @@ const tally = (world: World, callers: ReadonlyArray<Caller>) => {
     "construction completed after its loop began closing",
     world.constructions.filter((c) => c.outcome === "ok" && c.end! > world.closeCalled[c.loop]!).length
   )
-  for (const caller of callers) count(`caller ${caller.result?._tag}`)
+  count(
+    "resource arrived after its loop's close resolved, then released",
+    world.constructions.filter(
+      (c) => c.acquired && c.releaseStarts.length === 1 && c.releaseStarts[0]! > world.closeResolved[c.loop]!
+    ).length
+  )
+  for (const caller of callers) count(`${caller.relay ? "relayed " : ""}caller ${caller.result?._tag}`)
   count("invalidate", world.invalidates.length)
 }
 
-it(`holds the six lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`, {
-  timeout: 30 * 60_000
+/** In a survey, the kinds of violations (numbers blanked out), how often, and one example of each. */
+const surveyed = new Map<string, { n: number; example: string; scenario: Scenario }>()
+
+it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`, {
+  timeout: 60 * 60_000
 }, async () => {
   // The loops are closed from Promise code, so the library logs on Effect's default runtime: to the console.
   const logs = captureConsole()
   let last: World | undefined
+  const replay = process.env.MODEL_REPLAY
+  if (replay !== undefined) {
+    const [file, index] = replay.split(":")
+    const { scenario: s } = JSON.parse(readFileSync(file!, "utf8"))[Number(index ?? 0)] as { scenario: Scenario }
+    const world = await runScenario(s, logs)
+    process.stdout.write(`replayed: ${world.violations.join("\n") || "no violations"}\n`)
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          closeCalled: world.closeCalled,
+          closeTurn1: world.closeTurn1,
+          closeResolved: world.closeResolved,
+          closeTurn3: world.closeTurn3,
+          invalidates: world.invalidates,
+          reports: world.reports.map((r) => r?.releases.map((x) => `${x.outcome} ${x.kind} ${x.key}`)),
+          constructions: world.constructions.map(({ behavior: _, ...c }) => c),
+          logs: logs.map((l) => `${l.level} ${l.message} ${l.cause.slice(0, 120)}`)
+        },
+        null,
+        1
+      )}\n`
+    )
+    return
+  }
   await fc
     .assert(
       fc.asyncProperty(scenario, async (s) => {
         last = await runScenario(s, logs)
+        if (SURVEY) {
+          for (const violation of new Set(last.violations)) {
+            const kind = violation
+              .replace(/"[^"]*"/g, "…")
+              .replace(/\([^()]*\)|\{[^{}]*\}|\[[^[\]]*\]/g, "…")
+              .replace(/\d+/g, "#")
+              .slice(0, 160)
+            const seen = surveyed.get(kind)
+            if (seen === undefined) surveyed.set(kind, { n: 1, example: violation, scenario: s })
+            else seen.n++
+          }
+          return
+        }
         if (last.violations.length > 0) throw new Error(`violations:\n${last.violations.join("\n")}`)
       }),
       { numRuns: RUNS, seed: SEED }
@@ -660,6 +1657,20 @@ it(`holds the six lifetime invariants over ${RUNS} random scenarios (seed ${SEED
       })
     })
   expect(last).toBeDefined()
+  if (SURVEY) {
+    const kinds = Array.from(surveyed.values()).sort((a, b) => b.n - a.n)
+    const lines = kinds.map(({ n, example }) => `${String(n).padStart(6)} runs  ${example}`)
+    process.stdout.write(
+      `model survey over ${RUNS} scenarios (seed ${SEED}):\n${lines.join("\n") || "no violations"}\n`
+    )
+    // Each kind's first scenario, to replay with MODEL_REPLAY=<file>:<index>.
+    if (process.env.MODEL_SURVEY_OUT !== undefined) {
+      writeFileSync(
+        process.env.MODEL_SURVEY_OUT,
+        JSON.stringify(kinds.map(({ example, scenario }) => ({ example, scenario })))
+      )
+    }
+  }
   if (DEFAULT_RUN) {
     // Every case the coverage counts was reached, each failed and abandoned release logged among them.
     expect(Object.keys(coverage).filter((what) => coverage[what]! > 0)).toEqual(
@@ -676,7 +1687,24 @@ it(`holds the six lifetime invariants over ${RUNS} random scenarios (seed ${SEED
         "caller interrupted",
         "invalidate",
         "warning failed",
-        "warning abandoned"
+        "warning abandoned",
+        ...shapes.map((shape) => `key shape ${shape}`),
+        "factory filled in defaults on its argument",
+        "caller mutated its argument after the call",
+        "trailing undefined arguments",
+        "construction shielded (region)",
+        "construction shielded (acquire)",
+        "construction blocked (forever)",
+        "construction blocked (untilClose)",
+        "construction unfinished at its close's deadline",
+        "warning of an unfinished construction",
+        "resource arrived after its loop's close resolved, then released",
+        "fiber woken by another loop's fiber",
+        "relayed caller value",
+        "release used its closing loop",
+        "caller interrupted after a burn",
+        "probe of an interrupted caller's key",
+        "invalidate's release running when its loop closed"
       ])
     )
   } else {
