@@ -54,7 +54,8 @@
  * MODEL_SURVEY_OUT=<file> it writes each kind's first scenario there, to
  * rerun with MODEL_REPLAY=<file>:<index>). MODEL_ONLY=shapes,mutate,trailing,
  * shield,relay,releaseUses,interrupt narrows the scenarios to the base model
- * plus the features named, and MODEL_SHAPES=proto,symbol,... the key shapes.
+ * plus the features named, and MODEL_SHAPES=proto,symbol,... the key shapes;
+ * MODEL_HANG_MS (default 5,000) is how long a run may take to settle.
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
@@ -1704,6 +1705,7 @@ it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`,
         "release used its closing loop",
         "caller interrupted after a burn",
         "probe of an interrupted caller's key",
+        "invalidate of a held value",
         "invalidate's release running when its loop closed"
       ])
     )
