@@ -18,7 +18,9 @@ const groups: ReadonlyArray<{ file: string; nodeOptions?: ReadonlyArray<string> 
   { file: "packages/platform-node/bench/key-shapes.ts" },
   { file: "packages/platform-node/bench/contended.ts" },
   { file: "packages/core/bench/close.ts", nodeOptions: ["--expose-gc"] },
-  { file: "packages/platform-node/bench/memory.ts", nodeOptions: ["--expose-gc"] }
+  { file: "packages/platform-node/bench/memory.ts", nodeOptions: ["--expose-gc"] },
+  { file: "packages/platform-node/bench/bounded-hits.ts" },
+  { file: "packages/platform-node/bench/bounded-memory.ts", nodeOptions: ["--expose-gc"] }
 ]
 
 const rows: Array<Row> = []
