@@ -135,7 +135,7 @@ export class Entry implements Construction {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
-  /** When a call last asked for it, on its owner's coarse clock (ms since the loop's start): for `idleTimeToLive`. */
+  /** For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time). */
   usedAt = 0
   /** Acquired by the Promise API: its failures are told to Promise users in their terms. */
   fromPromise = false

@@ -111,9 +111,9 @@ export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boo
     evict(loop, entry)
     return false
   }
-  entry.usedAt = tracked.now
-  tracked.order.delete(entry)
-  tracked.order.add(entry)
+  // A count, not a move in `order`: a Set deletes lazily, so moving one element on every hit slows every hit as
+  // the owner holds more values.
+  entry.usedAt = ++tracked.uses
   return true
 }
 
@@ -128,17 +128,22 @@ export const track = (loop: LoopImpl, entry: Entry): void => {
   if (tracked === undefined) return
   const bounds = tracked.owner.bounds
   if (bounds === undefined) return
-  entry.usedAt = tracked.now
+  entry.usedAt = ++tracked.uses
   tracked.order.add(entry)
-  for (const other of tracked.order) {
-    if (tracked.order.size <= bounds.capacity || other === entry) break
-    evict(loop, other)
+  while (tracked.order.size > bounds.capacity) {
+    // The least recently used other: a scan, paid by a construction past the capacity, never by a hit.
+    let lru: Entry | undefined
+    for (const other of tracked.order)
+      if (other !== entry && (lru === undefined || other.usedAt < lru.usedAt)) lru = other
+    if (lru === undefined) break
+    evict(loop, lru)
   }
   // A quarter of the shorter time: a value goes at most half its time late.
   const sweepMs = Math.max(1, Math.min(bounds.idleMs, bounds.ttlMs) / 4)
   if (sweepMs === Number.POSITIVE_INFINITY || tracked.sweepMs === sweepMs) return
   if (tracked.sweep !== undefined) stopSweep(loop, tracked.sweep)
   tracked.sweepMs = sweepMs
+  tracked.marks.length = 0
   tracked.sweep = startSweep(loop, Math.min(sweepMs, 0x7fffffff), () => sweep(loop, tracked))
 }
 
@@ -146,11 +151,14 @@ const sweep = (loop: LoopImpl, tracked: Tracked): void => {
   const bounds = tracked.owner.bounds
   tracked.now = Date.now() - loop.startedAt
   if (bounds === undefined) return
-  // A hit notes the clock of the last sweep, up to one sweep behind: the slack keeps a value hit at least every
-  // idleTimeToLive from ever going.
-  const idleMs = bounds.idleMs + tracked.sweepMs
+  // The use count at each recent sweep: a value not used since the sweep of idleTimeToLive (plus one sweep of slack)
+  // ago is idle; one used within idleTimeToLive never is.
+  tracked.marks.push(tracked.uses)
+  const span = Math.ceil(bounds.idleMs / tracked.sweepMs) + 1
+  if (tracked.marks.length > span + 1) tracked.marks.shift()
+  const idleBefore = tracked.marks.length > span ? tracked.marks[0]! : -1
   for (const entry of tracked.order) {
-    if (tracked.now - entry.usedAt > idleMs || tracked.now - entry.acquiredAt >= bounds.ttlMs) evict(loop, entry)
+    if (entry.usedAt <= idleBefore || tracked.now - entry.acquiredAt >= bounds.ttlMs) evict(loop, entry)
   }
   if (tracked.order.size === 0) {
     stopSweep(loop, tracked.sweep)

@@ -115,15 +115,20 @@ export class LoopImpl implements LoopLocal.Loop {
 }
 
 /**
- * A bounded owner's values in one loop: least recently used first, and a
- * coarse clock its sweeps advance, so that a hit reads no clock.
+ * A bounded owner's values in one loop, a count of their uses, and a coarse
+ * clock its sweeps advance, so that a hit reads no clock and moves nothing.
  *
  * @internal
  */
 export interface Tracked {
   readonly owner: Owner
   readonly table: KeyTable<Entry>
+  /** Its ready values, in the order they became ready. */
   readonly order: Set<Entry>
+  /** Counts the uses of its values: an entry's `usedAt` is the count at its last use. */
+  uses: number
+  /** The use count at each recent sweep, oldest first. */
+  readonly marks: Array<number>
   /** Milliseconds since the loop's start, as of the last sweep. */
   now: number
   sweep: unknown
@@ -173,6 +178,8 @@ export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
       owner,
       table,
       order: new Set(held.sort((a, b) => a.seq - b.seq)),
+      uses: 0,
+      marks: [],
       now: Date.now() - loop.startedAt,
       sweep: undefined,
       sweepMs: 0
