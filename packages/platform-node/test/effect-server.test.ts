@@ -4,27 +4,12 @@
  * answered, the process exits 143, and the pool has closed every connection.
  */
 import pg from "pg"
-import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest"
+import { expect, it, onTestFinished } from "vitest"
 import { spawnFixture } from "./child.js"
-import { startPostgres } from "./pg-server.js"
+import { usePostgres } from "./pg-server.js"
 
-let server: { readonly url: string; readonly stop: () => Promise<void> } | undefined
-let startError: unknown
-beforeAll(async () => {
-  try {
-    server = await startPostgres()
-  } catch (error) {
-    startError = error
-  }
-}, 120_000)
-afterAll(async () => server?.stop(), 30_000)
-
-const url = (): string => {
-  if (server === undefined) {
-    throw new Error(`PostgreSQL could not be started: ${startError instanceof Error ? startError.message : startError}`)
-  }
-  return server.url
-}
+/** The server of this file, started before its tests; if it could not start, every test fails saying why. */
+const url = usePostgres()
 
 /** Runs one query on a connection of its own (not the example's). */
 const observe = async <A>(sql: string, params: Array<unknown>): Promise<Array<A>> => {

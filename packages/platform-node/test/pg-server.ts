@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import pg from "pg"
+import { afterAll, beforeAll } from "vitest"
 
 interface Server {
   readonly port: number
@@ -211,5 +212,27 @@ export const startPostgres = async (): Promise<{ readonly url: string; readonly 
       process.removeListener("exit", kill)
       await stop(server)
     }
+  }
+}
+
+/** Starts a server before the calling file's tests and stops it after them; the URL, or the reason it did not start. */
+export const usePostgres = (): (() => string) => {
+  let server: { readonly url: string; readonly stop: () => Promise<void> } | undefined
+  let startError: unknown
+  beforeAll(async () => {
+    try {
+      server = await startPostgres()
+    } catch (error) {
+      startError = error
+    }
+  }, 120_000)
+  afterAll(async () => server?.stop(), 30_000)
+  return () => {
+    if (server === undefined) {
+      throw new Error(
+        `PostgreSQL could not be started: ${startError instanceof Error ? startError.message : startError}`
+      )
+    }
+    return server.url
   }
 }

@@ -7,30 +7,13 @@ import { LoopLocal } from "@loop-local/core"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import pg from "pg"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { shutdown, stickySingleton } from "../src/index.js"
 import { spawnFixture } from "./child.js"
-import { startPostgres } from "./pg-server.js"
+import { usePostgres } from "./pg-server.js"
 
-let server: { readonly url: string; readonly stop: () => Promise<void> } | undefined
-let startError: unknown
-
-beforeAll(async () => {
-  try {
-    server = await startPostgres()
-  } catch (error) {
-    startError = error
-  }
-}, 120_000)
-
-afterAll(async () => server?.stop(), 30_000)
-
-const url = () => {
-  if (server === undefined) {
-    throw new Error(`PostgreSQL could not be started: ${startError instanceof Error ? startError.message : startError}`)
-  }
-  return server.url
-}
+/** The server of this file, started before its tests; if it could not start, every test fails saying why. */
+const url = usePostgres()
 
 /** Connections of one application name, seen by the server. */
 const connectionsOf = async (applicationName: string): Promise<number> => {
