@@ -92,3 +92,25 @@ describe("the partial release of an interrupted enter, still running when its lo
     expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/release of enter \S+ failed/)])
   })
 })
+
+describe("the partial release of an interrupted enter, failing while its loop stays open", () => {
+  // The caller has left, so the failure (sequential after the interruption, in the construction's exit) reaches
+  // nobody; it was dropped silently. A failing release reaching no caller is logged, as an eviction's is.
+  it("is logged", async () => {
+    const logs = captureConsole()
+    const loop = Binding.makeLoop()
+    const resource = Effect.acquireRelease(
+      Effect.promise(() => sleep(5)),
+      () => Effect.die(new Error("release failed"))
+    )
+    const caller = Effect.runFork(Effect.provideService(LoopLocal.enter(resource), LoopLocal.LoopLocal, loop))
+    await sleep(1)
+    caller.unsafeInterruptAsFork(caller.id())
+    await sleep(20)
+    expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/release of enter \S+ failed/)])
+    expect(logs[0]?.cause).toMatch(/release failed/)
+    const report = await Binding.close(loop)
+    expect(report.releases).toEqual([])
+    expect(logs).toHaveLength(1)
+  })
+})

@@ -89,8 +89,11 @@ export const construction = <A, E, R>(
           // The partial resource is released before any waiter sees the failure.
           return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
             Effect.zipRight(
-              // A failure of that release while the loop closes (its caller interrupted, it went on) is the close's.
-              Exit.isFailure(released) && loop.closing ? reportPartial(loop, entry, released.cause) : Effect.void,
+              // A failure of that release while the loop closes is the close's; one after the caller of an `enter`
+              // was interrupted reaches nobody: both are logged, as any release that fails.
+              Exit.isFailure(released) && (loop.closing || Exit.isInterrupted(outcome))
+                ? reportPartial(loop, entry, released.cause)
+                : Effect.void,
               settle(
                 loop,
                 entry,
@@ -191,7 +194,7 @@ const releaseLate = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   return Effect.void
 }
 
-/** Reports the failed release of a construction's partial resource, as the close reports any release. */
+/** Reports the failed release of a construction's partial resource as any release: logged, and in a close's report. */
 const reportPartial = (loop: LoopImpl, entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   const report = record(loop, entry, "failed", cause)
   return report === undefined ? Effect.void : logRelease(report, loop.debug, entry.fromPromise)
