@@ -628,6 +628,11 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
  * `Equal`/`Hash`, anything else by identity; `options.key` overrides.
  * Concurrent first calls share one run; a failure is not cached.
  *
+ * The effect runs once, in its first caller's context: a singleton reading a
+ * `Tenant` service, first called under "acme", gives acme's value to every
+ * later caller of that loop and key, "globex" too. Pass the service's value
+ * as an argument, or key by it with `options.key`, to get one value per tenant.
+ *
  * @since 0.1.0
  * @category singletons
  * @example
@@ -669,7 +674,10 @@ export type NoScope<R> = [Extract<R, Scope.Scope>] extends [never]
 
 /**
  * `singleton` over scoped effects: acquired once per loop per key, released
- * when the loop closes (or on `invalidate`).
+ * when the loop closes (or on `invalidate`, or when evicted by `capacity`,
+ * `idleTimeToLive` or `timeToLive`). Like `singleton`, it runs once in its
+ * first caller's context: services it reads are the first caller's, for every
+ * later caller of that key; make what differs an argument or `options.key`.
  *
  * @since 0.1.0
  * @category singletons

@@ -117,6 +117,11 @@ const lookup =
  * arrays structurally, key order irrelevant; anything else by identity), or by
  * `options.key(...args)`.
  *
+ * `fn` runs once, in its first caller's context: what it reads besides its
+ * arguments (a tenant in AsyncLocalStorage, a request's headers) is the first
+ * caller's, for every later caller of that loop and key. Make what differs an
+ * argument, or key by it with `options.key`.
+ *
  * @since 0.1.0
  * @category singletons
  * @example
@@ -204,6 +209,8 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
  * `Symbol.asyncDispose`, else its `Symbol.dispose`. A rejected (or throwing)
  * construction rejects every caller waiting for it and is not cached: the next
  * call retries. `invalidate(...args)` releases that value now and forgets it.
+ * Like `singleton`, `factory` runs in its first caller's context: make what
+ * differs between callers an argument, or key by it with `options.key`.
  *
  * @since 0.1.0
  * @category singletons
