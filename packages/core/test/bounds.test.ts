@@ -565,3 +565,55 @@ describe("stable identity (Effect)", () => {
     await loop.dispose()
   })
 })
+
+describe("the latest definition's times to live (Effect)", () => {
+  const defineWith = (id: string, log: Array<string>, options: LoopLocal.KeyOptions<[string]>) =>
+    LoopLocal.stickySingleton(
+      (k: string) =>
+        Effect.acquireRelease(Effect.succeed({ k }), () => Effect.sync(() => void log.push(`released ${k}`))),
+      { id, ...options }
+    )
+
+  it("apply from its first call on, when that call is a hit on a value made before", async () => {
+    const log: Array<string> = []
+    const loop = Binding.makeLoop()
+    const a = await loop.runPromise(defineWith("core-bounds-test/ttl-added", log, {})("a"))
+    const later = defineWith("core-bounds-test/ttl-added", log, { idleTimeToLive: "40 millis" })
+    expect(await loop.runPromise(later("a"))).toBe(a)
+    expect(loop.sweeps.size).toBe(1)
+    await loop.runPromise(Effect.sleep("200 millis"))
+    expect(log).toEqual(["released a"])
+    expect(loop.inspect()).toEqual([])
+    await Binding.close(loop)
+  })
+
+  it("replace the sweeps of the times before, from its first call on", async () => {
+    const log: Array<string> = []
+    const loop = Binding.makeLoop()
+    const a = await loop.runPromise(
+      defineWith("core-bounds-test/ttl-changed", log, { idleTimeToLive: "10 seconds" })("a")
+    )
+    const later = defineWith("core-bounds-test/ttl-changed", log, { idleTimeToLive: "40 millis" })
+    expect(await loop.runPromise(later("a"))).toBe(a)
+    await loop.runPromise(Effect.sleep("200 millis"))
+    expect(log).toEqual(["released a"])
+    await Binding.close(loop)
+  })
+
+  it("are none when it has none: its owner's timer goes, and nothing is evicted", async () => {
+    const log: Array<string> = []
+    const loop = Binding.makeLoop()
+    const a = await loop.runPromise(
+      defineWith("core-bounds-test/ttl-removed", log, { idleTimeToLive: "40 millis" })("a")
+    )
+    expect(loop.sweeps.size).toBe(1)
+    const later = defineWith("core-bounds-test/ttl-removed", log, {})
+    expect(await loop.runPromise(later("a"))).toBe(a)
+    await loop.runPromise(Effect.sleep("200 millis"))
+    expect(log).toEqual([])
+    expect(loop.sweeps.size).toBe(0)
+    expect(await loop.runPromise(later("a"))).toBe(a)
+    await Binding.close(loop)
+    expect(log).toEqual(["released a"])
+  })
+})

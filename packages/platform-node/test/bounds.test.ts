@@ -249,6 +249,36 @@ describe("id", () => {
     )
   })
 
+  it("applies the latest definition's times to live from its first call on, a hit on an older value included", async () => {
+    const log: Array<string> = []
+    const define = (options: SingletonOptions<[string]>) =>
+      stickySingleton(async (k: string) => ({ k }), {
+        id: "bounds-test/latest-times",
+        ...options,
+        release: (p) => void log.push(`released ${p.k}`)
+      })
+    const loop = Binding.makeLoop()
+    const on = <A>(f: () => Promise<A>) => loop.runPromise(Effect.promise(f))
+    const first = define({})
+    const a = await on(() => first("a"))
+    const second = define({ idleTimeToLive: 40 })
+    // Defined, not called yet: no timer.
+    expect(loop.sweeps.size).toBe(0)
+    expect(await on(() => second("a"))).toBe(a)
+    await sleep(200)
+    expect(log).toEqual(["released a"])
+    // A third without times: its first call lifts them, and its owner's timer goes.
+    const b = await on(() => second("b"))
+    expect(loop.sweeps.size).toBe(1)
+    const third = define({})
+    expect(await on(() => third("b"))).toBe(b)
+    await sleep(100)
+    expect(loop.sweeps.size).toBe(0)
+    expect(log).toEqual(["released a"])
+    await Binding.close(loop)
+    expect(log).toEqual(["released a", "released b"])
+  })
+
   it("applies the latest definition's bounds from its first call on", async () => {
     const first = stickySingleton(async (k: string) => ({ k, [Symbol.dispose]() {} }), { id: "bounds-test/latest" })
     await run(async () => {

@@ -39,7 +39,11 @@ export const getOrAcquire = <A, E, R>(
   if (loop === undefined || loop.closing) return unusable(loop)
   const table = loop.tables.get(owner)
   const entry = table?.get(key)
-  if (entry !== undefined && entry.value !== PENDING && (owner.bounds === undefined || touch(loop, table!, entry))) {
+  if (
+    entry !== undefined &&
+    entry.value !== PENDING &&
+    (owner.bounds === undefined || touch(loop, owner, table!, entry))
+  ) {
     return exitOf(entry) as Exit.Exit<A>
   }
   return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
@@ -65,7 +69,8 @@ const acquireShared = <A, E, R>(
       if (loop.closing) return unusable(loop)
       const table = tableOf(loop, owner)
       const found = table.get(key)
-      const existing = found?.ready && owner.bounds !== undefined && !touch(loop, table, found) ? undefined : found
+      const existing =
+        found?.ready && owner.bounds !== undefined && !touch(loop, owner, table, found) ? undefined : found
       if (existing !== undefined) {
         const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
         return cycle === undefined ? restore(awaitEntry<A, E>(existing)) : Effect.die(cycle)

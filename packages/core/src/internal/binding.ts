@@ -99,7 +99,7 @@ export const entryOf = ({ key, loop, owner }: Place): Entry | undefined => {
   const table = loop.tables.get(owner)
   const entry = table?.get(key)
   // A bounded owner's hit is a use; one past its time to live is gone.
-  return entry === undefined || owner.bounds === undefined || !entry.ready || touch(loop, table!, entry)
+  return entry === undefined || owner.bounds === undefined || !entry.ready || touch(loop, owner, table!, entry)
     ? entry
     : undefined
 }
