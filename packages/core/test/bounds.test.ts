@@ -617,3 +617,32 @@ describe("the latest definition's times to live (Effect)", () => {
     expect(log).toEqual(["released a"])
   })
 })
+
+describe("singleton, nothing to release (Effect)", () => {
+  it("is bounded alike: an evicted value is forgotten, and the next call runs the effect again", async () => {
+    const runs: Array<string> = []
+    const Load = LoopLocal.singleton(
+      (key: string) =>
+        Effect.sync(() => {
+          runs.push(key)
+          return { key }
+        }),
+      { capacity: 1, timeToLive: "40 millis" }
+    )
+    const loop = makeLoop()
+    await loop.runPromise(
+      Effect.gen(function* () {
+        const a = yield* Load("a")
+        expect(yield* Load("a")).toBe(a)
+        yield* Load("b")
+        expect((yield* LoopLocal.inspect).map((e) => e.key)).toEqual(['"b"'])
+        expect(yield* Load("a")).not.toBe(a)
+        yield* Effect.sleep("150 millis")
+        expect(yield* LoopLocal.inspect).toEqual([])
+        yield* Load("a")
+      })
+    )
+    expect(runs).toEqual(["a", "b", "a", "a"])
+    await loop.dispose()
+  })
+})

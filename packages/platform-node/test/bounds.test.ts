@@ -406,6 +406,89 @@ describe("pending constructions", () => {
   })
 })
 
+describe("singleton (nothing to release)", () => {
+  it("is bounded alike: an evicted value is forgotten, and the next call runs fn again", async () => {
+    const runs: Array<string> = []
+    const load = singleton(
+      (key: string) => {
+        runs.push(key)
+        return { key }
+      },
+      { capacity: 1, timeToLive: 40 }
+    )
+    await run(async () => {
+      const a = load("a")
+      expect(load("a")).toBe(a)
+      load("b")
+      expect(
+        currentLoop()
+          .inspect()
+          .map((e) => e.key)
+      ).toEqual(['"b"'])
+      expect(load("a")).not.toBe(a)
+      await sleep(150)
+      expect(currentLoop().inspect()).toEqual([])
+      load("a")
+    })
+    expect(runs).toEqual(["a", "b", "a", "a"])
+  })
+
+  it("counts a Promise not settled yet as a pending construction: neither counted nor evicted (capacity)", async () => {
+    const slow = gate()
+    const runs: Array<string> = []
+    const load = singleton(
+      async (key: string) => {
+        runs.push(key)
+        if (key === "slow") await slow.opened
+        return { key }
+      },
+      { capacity: 1 }
+    )
+    await run(async () => {
+      const pending = load("slow")
+      await load("fast")
+      await tick()
+      // Still the one construction in flight, not a second beside it.
+      expect(load("slow")).toBe(pending)
+      expect(runs).toEqual(["slow", "fast"])
+      slow.open()
+      await pending
+      await tick()
+      // Completed past the capacity: the least recently used other goes.
+      expect(
+        currentLoop()
+          .inspect()
+          .map((e) => e.key)
+      ).toEqual(['"slow"'])
+    })
+  })
+
+  it("counts a Promise not settled yet as a pending construction: not evicted by times to live, counted from its settling", async () => {
+    const slow = gate()
+    const runs: Array<string> = []
+    const load = singleton(
+      async (key: string) => {
+        runs.push(key)
+        if (key === "slow") await slow.opened
+        return { key }
+      },
+      { timeToLive: 40, idleTimeToLive: 40 }
+    )
+    await run(async () => {
+      await load("other")
+      const pending = load("slow")
+      await sleep(150)
+      expect(load("slow")).toBe(pending)
+      slow.open()
+      await pending
+      expect(load("slow")).toBe(pending)
+      await sleep(150)
+      expect(currentLoop().inspect()).toEqual([])
+    })
+    expect(runs).toEqual(["other", "slow"])
+  })
+})
+
 describe("timers, infinity", () => {
   it("an infinite time to live or capacity means never: no timer, nothing evicted", async () => {
     const loop = Binding.makeLoop()

@@ -130,7 +130,8 @@ const construct = <A, E, R>(
 /**
  * Stores a value that is already there (a synchronous result, a registered
  * finalizer) as a ready entry of `table` (or of no table), with an optional
- * release for the loop's close.
+ * release for the loop's close. `untracked`: a bounded owner's order of use
+ * takes it later, when the caller says it completed (a Promise that settles).
  *
  * @internal
  */
@@ -140,7 +141,8 @@ export const insertReady = (
   kind: LoopLocal.EntryKind,
   key: unknown,
   value: unknown,
-  release: Effect.Effect<void> | undefined
+  release: Effect.Effect<void> | undefined,
+  untracked = false
 ): Entry => {
   assertOpen(loop)
   const entry = new Entry(kind, key, table)
@@ -153,7 +155,8 @@ export const insertReady = (
   }
   if (table !== undefined) {
     entry.key = table.set(key, entry)
-    if (loop.tracked.size > 0) track(loop, entry)
+    if (untracked) entry.usedAt = -1
+    else if (loop.tracked.size > 0) track(loop, entry)
   }
   Effect.runSync(noteAcquired(loop, entry, 0))
   return entry

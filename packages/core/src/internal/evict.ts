@@ -107,6 +107,7 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
 export const touch = (loop: LoopImpl, owner: Owner, table: KeyTable<Entry>, entry: Entry): boolean => {
   let tracked = loop.tracked.get(table)
   if (tracked === undefined || tracked.synced !== owner.bounds) tracked = follow(loop, owner, table)!
+  if (entry.usedAt < 0) return true
   if (tracked.now - entry.acquiredAt >= owner.bounds!.ttlMs) {
     evict(loop, entry)
     return false

@@ -175,7 +175,7 @@ export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
   }
   if (owner.bounds !== undefined && !loop.tracked.has(table)) {
     // An owner bounded only now (a definition under a shared id) takes the values it already holds in their order.
-    const held = Array.from(table.values()).filter((entry) => entry.ready)
+    const held = Array.from(table.values()).filter((entry) => entry.ready && entry.usedAt >= 0)
     loop.tracked.set(table, {
       owner,
       table,
