@@ -619,9 +619,12 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
 /**
  * Caches `f(...args)` per loop and per arguments: the effect runs once per key
  * per loop, later calls yield the same value. For effects that need no
- * `Scope`; use `stickySingleton` for resources: a factory whose effect needs a
- * `Scope` is a type error, and one that registers a release anyway (through a
- * cast) fails with a defect naming `stickySingleton`, its value released.
+ * `Scope`; use `stickySingleton` for resources: for a factory whose effect
+ * visibly needs a `Scope` the result is `never`, so every use of it is a type
+ * error, and one that registers a release anyway (through a cast) fails with a
+ * defect naming `stickySingleton`, its value released. While `R` is a type
+ * parameter (a generic helper around `singleton`) the check waits for the
+ * helper's caller: see `NoScopeSingleton`.
  *
  * Arguments are compared by value: primitives by value, plain objects and
  * arrays structurally (deep, key order irrelevant), `Equal` values by
@@ -649,14 +652,47 @@ const keyed = <Args extends ReadonlyArray<unknown>, A, E, R>(
  * ```
  */
 export const singleton = <Args extends ReadonlyArray<unknown>, A, E, R>(
-  f: (...args: Args) => Effect.Effect<A, E, R> & NoScope<R>,
+  f: (...args: Args) => Effect.Effect<A, E, R>,
   options?: KeyOptions<NoInferArgs<Args>>
-): Keyed<Args, A, E, R | LoopLocal> => keyed("singleton", false, f, options) as Keyed<Args, A, E, R | LoopLocal>
+): NoScopeSingleton<Args, A, E, R> => keyed("singleton", false, f, options) as NoScopeSingleton<Args, A, E, R>
 
 /**
- * Makes a factory whose effect needs a `Scope` a type error for `singleton`,
- * with the reason as the error: its value would be released as soon as the
- * first caller's scope closed.
+ * What `singleton` returns: the `Keyed` function, or `never` when the
+ * factory's effect visibly needs a `Scope` (its value would be released as
+ * soon as the first caller's scope closed), so that any call, `invalidate` or
+ * use of it is a type error.
+ *
+ * The check is on the result, not on the factory: TypeScript cannot decide a
+ * condition on a type parameter, and a parameter type holding an undecided
+ * condition accepts only what both of its outcomes accept, so a check on the
+ * factory rejects every generic helper (`<A, E, R>(f: (k: string) =>
+ * Effect<A, E, R>) => singleton(f)`). A result that is `never` on failure
+ * stays undecided in the helper yet usable there as the `Keyed` function
+ * (an undecided condition whose other outcome is `never` reads as its first),
+ * and is decided at the helper's caller, with the caller's `R`.
+ *
+ * @since 0.2.0
+ * @category singletons
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LoopLocal } from "@loop-local/core"
+ *
+ * const cachedBy = <A, E, R>(f: (key: string) => Effect.Effect<A, E, R>): LoopLocal.NoScopeSingleton<[string], A, E, R> =>
+ *   LoopLocal.singleton(f)
+ * const Config = cachedBy((env: string) => Effect.succeed({ env }))
+ * const program = Config("prod")
+ * ```
+ */
+export type NoScopeSingleton<Args extends ReadonlyArray<unknown>, A, E, R> = [Extract<R, Scope.Scope>] extends [never]
+  ? Keyed<Args, A, E, R | LoopLocal>
+  : never
+
+/**
+ * Whether an effect's requirements `R` leave out `Scope`: `unknown` when
+ * they do, else the reason as a message (its value would be released as soon
+ * as the first caller's scope closed). `NoScopeSingleton` is the check
+ * `singleton` applies.
  *
  * @since 0.2.0
  * @category singletons

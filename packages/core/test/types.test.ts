@@ -277,15 +277,24 @@ describe("singleton", () => {
       LoopLocal.singleton(Effect.succeed(1))
     }))
 
-  it("rejects a factory whose effect needs a Scope (NoScope)", () =>
+  it("rejects a factory whose effect needs a Scope: the result is never, so every use is an error", () =>
     types(() => {
-      // @ts-expect-error: NoScope: its value would be released at once; use stickySingleton
-      LoopLocal.singleton((_: string) => scopedResource)
-      // @ts-expect-error: NoScope, with Scope alone in R
-      LoopLocal.singleton(() => onlyScoped)
-      // @ts-expect-error: NoScope, with Effect.acquireRelease
-      LoopLocal.singleton((n: number) => Effect.acquireRelease(Effect.succeed(n), () => Effect.void))
+      const Scoped = LoopLocal.singleton((_: string) => scopedResource)
+      expectTypeOf(Scoped).toEqualTypeOf<never>()
+      // @ts-expect-error: not callable: its value would be released at once; use stickySingleton
+      Scoped("a")
+      const OnlyScoped = LoopLocal.singleton(() => onlyScoped)
+      // @ts-expect-error: not callable, with Scope alone in R
+      OnlyScoped()
+      const Acquired = LoopLocal.singleton((n: number) => Effect.acquireRelease(Effect.succeed(n), () => Effect.void))
+      // @ts-expect-error: not callable, with Effect.acquireRelease
+      Acquired(1)
+      expectTypeOf(LoopLocal.stickySingleton(() => onlyScoped)).toEqualTypeOf<LoopLocal.Keyed<[], string, never, LL>>()
 
+      expectTypeOf<LoopLocal.NoScopeSingleton<[string], number, never, Tenant | Scope.Scope>>().toEqualTypeOf<never>()
+      expectTypeOf<LoopLocal.NoScopeSingleton<[string], number, never, Tenant>>().toEqualTypeOf<
+        LoopLocal.Keyed<[string], number, never, Tenant | LL>
+      >()
       expectTypeOf<LoopLocal.NoScope<never>>().toEqualTypeOf<unknown>()
       expectTypeOf<LoopLocal.NoScope<Tenant>>().toEqualTypeOf<unknown>()
       expectTypeOf<
@@ -296,15 +305,30 @@ describe("singleton", () => {
       >().toEqualTypeOf<"loop-local: singleton's effect must not need a Scope (its value would be released at once); use stickySingleton">()
     }))
 
-  it("rejects a generic factory whose R is a type parameter (current behavior, reported)", () =>
+  it("accepts a generic helper whose R is a type parameter, and checks R at the helper's caller", () =>
     types(() => {
-      // NoScope<R> stays deferred while R is a type parameter, so a generic helper around `singleton` does not
-      // compile even when R cannot hold a Scope. Sound (it only rejects), but a cast is the only way through.
-      const helper = <R extends Tenant>(effect: Effect.Effect<number, never, R>) =>
-        // @ts-expect-error: NoScope<R> is deferred for a type parameter R
-        LoopLocal.singleton((_: string) => effect)
-      // What it would return.
-      expectTypeOf(helper<Tenant>).returns.toEqualTypeOf<LoopLocal.Keyed<[_: string], number, never, Tenant | LL>>()
+      // The helper of issue #14: it compiles, and is usable inside as the Keyed function it is.
+      const cachedBy = <A, E, R>(f: (k: string) => Effect.Effect<A, E, R>) => LoopLocal.singleton(f)
+      const withUse = <A, E, R>(f: (k: string) => Effect.Effect<A, E, R>) => {
+        const cached = LoopLocal.singleton(f)
+        const asKeyed: LoopLocal.Keyed<[k: string], A, E, R | LL> = cached
+        return { get: (k: string) => Effect.map(cached(k), (a) => [a] as const), drop: cached.invalidate, asKeyed }
+      }
+      const bounded = <R extends Tenant>(effect: Effect.Effect<number, DbError, R>) =>
+        LoopLocal.singleton((_: string) => effect, { capacity: 10 })
+
+      const Config = cachedBy((env: string) => Effect.succeed({ env }))
+      expectTypeOf(Config).toEqualTypeOf<LoopLocal.Keyed<[k: string], { env: string }, never, LL>>()
+      expectTypeOf(withUse(() => needsTenant).get("a")).toEqualTypeOf<
+        Effect.Effect<readonly [number], DbError, Tenant | LL>
+      >()
+      expectTypeOf(bounded(needsTenant)).toEqualTypeOf<LoopLocal.Keyed<[_: string], number, DbError, Tenant | LL>>()
+
+      // Through the helper, a factory that needs a Scope is still refused, at the helper's caller.
+      const Scoped = cachedBy(() => scopedResource)
+      expectTypeOf(Scoped).toEqualTypeOf<never>()
+      // @ts-expect-error: not callable: needs a Scope
+      Scoped("a")
     }))
 
   it("invalidate takes the same arguments and needs only LoopLocal", () =>

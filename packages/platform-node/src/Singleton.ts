@@ -37,7 +37,10 @@ export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
 }
 
 /**
- * Options of `stickySingleton`.
+ * Options of `stickySingleton` for values of type `A`: `release` may be left
+ * out when `A` disposes of itself (`Symbol.asyncDispose` or `Symbol.dispose`),
+ * and is required otherwise, so that options annotated with this type are
+ * accepted by `stickySingleton` as they are.
  *
  * @since 0.1.0
  * @category models
@@ -49,14 +52,20 @@ export interface SingletonOptions<Args extends ReadonlyArray<unknown>> {
  *   constructor(readonly url: string) {}
  *   async end() {}
  * }
- * const options: StickySingletonOptions<[string], Pool> = { release: (p) => p.end() }
- * const pool = stickySingleton((url: string) => new Pool(url), { release: (p) => p.end() })
+ * const options: StickySingletonOptions<[string], Pool> = { release: (p) => p.end(), capacity: 20 }
+ * const pool = stickySingleton((url: string) => new Pool(url), options)
  * ```
  */
-export interface StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> extends SingletonOptions<Args> {
-  /** Releases a value at the end of its loop; by default its `Symbol.asyncDispose`, else its `Symbol.dispose`. */
-  readonly release?: ((value: A) => unknown) | undefined
-}
+export type StickySingletonOptions<Args extends ReadonlyArray<unknown>, A> = SingletonOptions<Args> &
+  ([A] extends [AsyncDisposable | Disposable]
+    ? {
+        /** Releases a value at the end of its loop; by default its `Symbol.asyncDispose`, else its `Symbol.dispose`. */
+        readonly release?: ((value: A) => unknown) | undefined
+      }
+    : {
+        /** Releases a value at the end of its loop: `A` has no `Symbol.asyncDispose` or `Symbol.dispose` to use. */
+        readonly release: (value: A) => unknown
+      })
 
 /**
  * A cached function, with a way to drop one cached value.
@@ -230,15 +239,20 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
  */
 export function stickySingleton<Args extends ReadonlyArray<unknown>, A extends AsyncDisposable | Disposable>(
   factory: (...args: Args) => A | PromiseLike<A>,
-  options?: SingletonOptions<LoopLocal.NoInferArgs<Args>>
-): Cached<Args, Promise<A>>
-export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
-  factory: (...args: Args) => A | PromiseLike<A>,
-  options: StickySingletonOptions<LoopLocal.NoInferArgs<Args>, A> & { readonly release: (value: A) => unknown }
-): Cached<Args, Promise<A>>
-export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
-  factory: (...args: Args) => A | PromiseLike<A>,
   options?: StickySingletonOptions<LoopLocal.NoInferArgs<Args>, A>
+): Cached<Args, Promise<A>>
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options: SingletonOptions<LoopLocal.NoInferArgs<Args>> & { readonly release: (value: A) => unknown }
+): Cached<Args, Promise<A>>
+// Options of a value type not known yet (a generic helper forwarding them): `release` is required as the type is.
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options: StickySingletonOptions<LoopLocal.NoInferArgs<Args>, A>
+): Cached<Args, Promise<A>>
+export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
+  factory: (...args: Args) => A | PromiseLike<A>,
+  options?: SingletonOptions<LoopLocal.NoInferArgs<Args>> & { readonly release?: ((value: A) => unknown) | undefined }
 ): Cached<Args, Promise<A>> {
   const release = options?.release
   if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)

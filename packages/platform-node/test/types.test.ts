@@ -266,39 +266,47 @@ describe("stickySingleton", () => {
       // @ts-expect-error: milliseconds, not a Duration string
       stickySingleton((url: string) => new Pool(url), { release: (p) => p.end(), timeToLive: "1 hour" })
 
-      expectTypeOf<StickySingletonOptions<[string], Pool>>().toEqualTypeOf<{
-        readonly key?: ((...args: [string]) => unknown) | undefined
-        readonly capacity?: number | undefined
-        readonly idleTimeToLive?: number | undefined
-        readonly timeToLive?: number | undefined
-        readonly id?: string | undefined
-        readonly release?: ((value: Pool) => unknown) | undefined
-      }>()
+      expectTypeOf<StickySingletonOptions<[string], Pool>>().toEqualTypeOf<
+        SingletonOptions<[string]> & { readonly release: (value: Pool) => unknown }
+      >()
+      expectTypeOf<StickySingletonOptions<[string], AsyncClient>>().toEqualTypeOf<
+        SingletonOptions<[string]> & { readonly release?: ((value: AsyncClient) => unknown) | undefined }
+      >()
       expectTypeOf<StickySingletonOptions<[string], Pool>>().toExtend<SingletonOptions<[string]>>()
     }))
 
-  it("options typed as StickySingletonOptions (current behavior, reported)", () =>
+  it("options annotated as StickySingletonOptions are accepted as they are", () =>
     types(() => {
-      // `release` is optional in StickySingletonOptions, so a variable annotated with it does not satisfy the
-      // overload that requires `release`: annotating the documented type is a type error for a value that needs one.
-      const annotated: StickySingletonOptions<[string], Pool> = { release: (p) => p.end() }
-      // @ts-expect-error: no overload: `release` may be undefined in the annotated type
-      stickySingleton((url: string) => new Pool(url), annotated)
-      // `satisfies` keeps `release` known: it compiles.
+      // A value that needs a release: the annotated type requires it, and stickySingleton takes the variable.
+      const annotated: StickySingletonOptions<[string], Pool> = { release: (p) => p.end(), capacity: 20 }
+      expectTypeOf(stickySingleton((url: string) => new Pool(url), annotated)).toEqualTypeOf<
+        Cached<[url: string], Promise<Pool>>
+      >()
+      // @ts-expect-error: release is required for a value that does not dispose of itself
+      const missing: StickySingletonOptions<[string], Pool> = { capacity: 20 }
+      // @ts-expect-error: the annotated options are for another value
+      stickySingleton((url: string) => new Pool(url), {} as StickySingletonOptions<[string], AsyncClient>)
+      // `satisfies` compiles as before.
       const checked = { release: (p: Pool) => p.end() } satisfies StickySingletonOptions<[string], Pool>
       expectTypeOf(stickySingleton((url: string) => new Pool(url), checked)).toEqualTypeOf<
         Cached<[url: string], Promise<Pool>>
       >()
-      // Nor does an explicit `release: undefined` (a forwarded optional release) for a disposable value: the overload
-      // without release takes SingletonOptions, which has no `release`, and the other requires a function.
-      const forwarded = undefined as ((c: AsyncClient) => unknown) | undefined
-      // @ts-expect-error: no overload takes `release: undefined`, though StickySingletonOptions declares it
-      stickySingleton((url: string) => new AsyncClient(url), { release: forwarded })
-      // For a disposable value the annotated type is fine.
+      // A disposable value: release may be left out, or forwarded as possibly undefined.
       const forClients: StickySingletonOptions<[string], AsyncClient> = { capacity: 2 }
       expectTypeOf(stickySingleton((url: string) => new AsyncClient(url), forClients)).toEqualTypeOf<
         Cached<[url: string], Promise<AsyncClient>>
       >()
+      const forwarded = undefined as ((c: AsyncClient) => unknown) | undefined
+      expectTypeOf(stickySingleton((url: string) => new AsyncClient(url), { release: forwarded })).toEqualTypeOf<
+        Cached<[url: string], Promise<AsyncClient>>
+      >()
+      // A generic helper forwarding its options.
+      const pooled = <A>(make: (url: string) => A, options: StickySingletonOptions<[string], A>) =>
+        stickySingleton(make, options)
+      expectTypeOf(pooled((url) => new Pool(url), { release: (p) => p.end() })).toEqualTypeOf<
+        Cached<[string], Promise<Pool>>
+      >()
+      void missing
     }))
 })
 

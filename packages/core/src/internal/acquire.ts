@@ -39,7 +39,11 @@ export const getOrAcquire = <A, E, R>(
   if (loop === undefined || loop.closing) return unusable(loop)
   const table = loop.tables.get(owner)
   const entry = table?.get(key)
-  if (entry !== undefined && entry.value !== PENDING && (owner.bounds === undefined || touch(loop, table!, entry))) {
+  if (
+    entry !== undefined &&
+    entry.value !== PENDING &&
+    (owner.bounds === undefined || touch(loop, owner, table!, entry))
+  ) {
     return exitOf(entry) as Exit.Exit<A>
   }
   return acquireShared(fiber, loop, owner, kind, scoped, key, () => (args === undefined ? f(key) : f(...args)))
@@ -65,7 +69,8 @@ const acquireShared = <A, E, R>(
       if (loop.closing) return unusable(loop)
       const table = tableOf(loop, owner)
       const found = table.get(key)
-      const existing = found?.ready && owner.bounds !== undefined && !touch(loop, table, found) ? undefined : found
+      const existing =
+        found?.ready && owner.bounds !== undefined && !touch(loop, owner, table, found) ? undefined : found
       if (existing !== undefined) {
         const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
         return cycle === undefined ? restore(awaitEntry<A, E>(existing)) : Effect.die(cycle)
@@ -125,7 +130,8 @@ const construct = <A, E, R>(
 /**
  * Stores a value that is already there (a synchronous result, a registered
  * finalizer) as a ready entry of `table` (or of no table), with an optional
- * release for the loop's close.
+ * release for the loop's close. `untracked`: a bounded owner's order of use
+ * takes it later, when the caller says it completed (a Promise that settles).
  *
  * @internal
  */
@@ -135,7 +141,8 @@ export const insertReady = (
   kind: LoopLocal.EntryKind,
   key: unknown,
   value: unknown,
-  release: Effect.Effect<void> | undefined
+  release: Effect.Effect<void> | undefined,
+  untracked = false
 ): Entry => {
   assertOpen(loop)
   const entry = new Entry(kind, key, table)
@@ -148,7 +155,8 @@ export const insertReady = (
   }
   if (table !== undefined) {
     entry.key = table.set(key, entry)
-    if (loop.tracked.size > 0) track(loop, entry)
+    if (untracked) entry.usedAt = -1
+    else if (loop.tracked.size > 0) track(loop, entry)
   }
   Effect.runSync(noteAcquired(loop, entry, 0))
   return entry

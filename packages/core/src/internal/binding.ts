@@ -18,9 +18,9 @@ import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
 import { type Acquired, construction } from "./construction.js"
-import { type Construction, constructing, Entry, type Owner } from "./entry.js"
+import { type Construction, constructing, Entry, type Owner, small } from "./entry.js"
 import { closedError } from "./errors.js"
-import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
+import { forget, invalidate as invalidateEffect, touch, track } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
@@ -99,7 +99,7 @@ export const entryOf = ({ key, loop, owner }: Place): Entry | undefined => {
   const table = loop.tables.get(owner)
   const entry = table?.get(key)
   // A bounded owner's hit is a use; one past its time to live is gone.
-  return entry === undefined || owner.bounds === undefined || !entry.ready || touch(loop, table!, entry)
+  return entry === undefined || owner.bounds === undefined || !entry.ready || touch(loop, owner, table!, entry)
     ? entry
     : undefined
 }
@@ -170,7 +170,13 @@ export const acquireEach = <A, E>(options: {
   return start(loop, entry, options.chain, () => options.acquisition)
 }
 
-/** Stores a value that is already there under the owner's key (or under none), with an optional release. */
+/**
+ * Stores a value that is already there under the owner's key (or under none),
+ * with an optional release. A Promise not settled yet is a construction still
+ * pending to a bounded owner: its capacity does not count it nor evict it,
+ * and its times to live run from its fulfilment (a rejected one the caller
+ * removes).
+ */
 export const insert = (options: {
   readonly loop: LoopImpl
   readonly owner?: Owner | undefined
@@ -179,12 +185,29 @@ export const insert = (options: {
   readonly value?: unknown
   readonly release?: Effect.Effect<void> | undefined
 }): Entry => {
-  const { loop, owner } = options
+  const { loop, owner, value } = options
   const table = owner === undefined ? undefined : tableOf(loop, owner)
-  const entry = insertReady(loop, table, options.kind, options.key, options.value, options.release)
+  const pending = owner?.bounds !== undefined && isThenable(value)
+  const entry = insertReady(loop, table, options.kind, options.key, value, options.release, pending)
   entry.fromPromise = true
+  if (pending) {
+    value.then(
+      () => {
+        if (loop.closing || entry.table?.get(entry.key) !== entry) return
+        entry.acquiredAt = small(Date.now() - loop.startedAt)
+        entry.usedAt = 0
+        if (loop.tracked.size > 0) track(loop, entry)
+      },
+      () => {}
+    )
+  }
   return entry
 }
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  u !== null &&
+  (typeof u === "object" || typeof u === "function") &&
+  typeof (u as PromiseLike<unknown>).then === "function"
 
 /** The key as a table stores it: taken before a factory runs, which may change the arguments it is given. */
 export const copyKey = (owner: Owner, key: unknown): unknown =>

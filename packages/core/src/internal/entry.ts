@@ -135,7 +135,10 @@ export class Entry implements Construction {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
-  /** For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time). */
+  /**
+   * For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time); -1 while
+   * its value is a Promise still pending, which the owner's bounds do not count nor evict yet.
+   */
   usedAt = 0
   /** Acquired by the Promise API: its failures are told to Promise users in their terms. */
   fromPromise = false

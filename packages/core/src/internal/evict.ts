@@ -17,7 +17,7 @@ import type { KeyTable } from "./table.js"
 import { nextTurn, startSweep, stopSweep } from "./timers.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
-import { type LoopImpl, LoopTag, type Tracked, withLoop } from "./loop.js"
+import { type LoopImpl, LoopTag, type Tracked, tableOf, withLoop } from "./loop.js"
 import { countReleased, mayPileUp, traced } from "./observe.js"
 
 /**
@@ -104,10 +104,11 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
  *
  * @internal
  */
-export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boolean => {
-  const tracked = loop.tracked.get(table)
-  if (tracked === undefined) return true
-  if (tracked.now - entry.acquiredAt >= tracked.owner.bounds!.ttlMs) {
+export const touch = (loop: LoopImpl, owner: Owner, table: KeyTable<Entry>, entry: Entry): boolean => {
+  let tracked = loop.tracked.get(table)
+  if (tracked === undefined || tracked.synced !== owner.bounds) tracked = follow(loop, owner, table)!
+  if (entry.usedAt < 0) return true
+  if (tracked.now - entry.acquiredAt >= owner.bounds!.ttlMs) {
     evict(loop, entry)
     return false
   }
@@ -124,10 +125,11 @@ export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boo
  * @internal
  */
 export const track = (loop: LoopImpl, entry: Entry): void => {
-  const tracked = entry.table === undefined ? undefined : loop.tracked.get(entry.table)
+  let tracked = entry.table === undefined ? undefined : loop.tracked.get(entry.table)
   if (tracked === undefined) return
   const bounds = tracked.owner.bounds
   if (bounds === undefined) return
+  if (tracked.synced !== bounds) tracked = follow(loop, tracked.owner, tracked.table)!
   entry.usedAt = ++tracked.uses
   tracked.order.add(entry)
   while (tracked.order.size > bounds.capacity) {
@@ -138,19 +140,58 @@ export const track = (loop: LoopImpl, entry: Entry): void => {
     if (lru === undefined) break
     evict(loop, lru)
   }
+  schedule(loop, tracked)
+}
+
+/**
+ * This loop's state for an owner whose bounds changed since the loop last
+ * followed them (a later definition under its id, at its first call; or the
+ * first value of a bounded owner): made anew from the values it holds, its
+ * order of use kept, so that values made while it had no bounds are bounded
+ * too and the sweep runs at the new times' pace, or not at all.
+ */
+const follow = (loop: LoopImpl, owner: Owner, table: KeyTable<Entry>): Tracked | undefined => {
+  const stale = loop.tracked.get(table)
+  if (stale !== undefined && stale.synced === undefined && owner.bounds !== undefined) {
+    schedule(loop, stale)
+    return stale
+  }
+  if (stale !== undefined) {
+    if (stale.sweep !== undefined) stopSweep(loop, stale.sweep)
+    loop.tracked.delete(table)
+  }
+  tableOf(loop, owner)
+  const tracked = loop.tracked.get(table)
+  if (tracked === undefined) return undefined
+  if (stale !== undefined) tracked.uses = stale.uses
+  schedule(loop, tracked)
+  return tracked
+}
+
+/** Starts, restarts or stops an owner's sweep in a loop, at the pace of its bounds' shorter time. */
+const schedule = (loop: LoopImpl, tracked: Tracked): void => {
+  const bounds = tracked.owner.bounds
+  tracked.synced = bounds
   // A quarter of the shorter time: a value goes at most half its time late.
-  const sweepMs = Math.max(1, Math.min(bounds.idleMs, bounds.ttlMs) / 4)
-  if (sweepMs === Number.POSITIVE_INFINITY || tracked.sweepMs === sweepMs) return
+  const sweepMs =
+    bounds === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.min(bounds.idleMs, bounds.ttlMs) / 4)
+  if (tracked.sweep !== undefined && tracked.sweepMs === sweepMs) return
   if (tracked.sweep !== undefined) stopSweep(loop, tracked.sweep)
-  tracked.sweepMs = sweepMs
+  tracked.sweep = undefined
+  tracked.sweepMs = 0
   tracked.marks.length = 0
+  if (sweepMs === Number.POSITIVE_INFINITY || tracked.order.size === 0) return
+  tracked.sweepMs = sweepMs
   tracked.sweep = startSweep(loop, Math.min(sweepMs, 0x7fffffff), () => sweep(loop, tracked))
 }
 
 const sweep = (loop: LoopImpl, tracked: Tracked): void => {
   const bounds = tracked.owner.bounds
+  if (tracked.synced !== bounds || bounds === undefined) {
+    follow(loop, tracked.owner, tracked.table)
+    return
+  }
   tracked.now = Date.now() - loop.startedAt
-  if (bounds === undefined) return
   // The use count at each recent sweep: a value not used since the sweep of idleTimeToLive (plus one sweep of slack)
   // ago is idle; one used within idleTimeToLive never is.
   tracked.marks.push(tracked.uses)

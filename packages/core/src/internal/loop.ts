@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
+import { type Bounds, constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
 import { closedError, isLoopClosedError } from "./errors.js"
 import { KeyTable } from "./table.js"
 import { debugEnabled } from "./observe.js"
@@ -123,6 +123,8 @@ export class LoopImpl implements LoopLocal.Loop {
 export interface Tracked {
   readonly owner: Owner
   readonly table: KeyTable<Entry>
+  /** The owner's bounds its values and sweep follow: others, once a later definition under its id is called. */
+  synced: Bounds | undefined
   /** Its ready values, in the order they became ready. */
   readonly order: Set<Entry>
   /** Counts the uses of its values: an entry's `usedAt` is the count at its last use. */
@@ -173,10 +175,11 @@ export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
   }
   if (owner.bounds !== undefined && !loop.tracked.has(table)) {
     // An owner bounded only now (a definition under a shared id) takes the values it already holds in their order.
-    const held = Array.from(table.values()).filter((entry) => entry.ready)
+    const held = Array.from(table.values()).filter((entry) => entry.ready && entry.usedAt >= 0)
     loop.tracked.set(table, {
       owner,
       table,
+      synced: undefined,
       order: new Set(held.sort((a, b) => a.seq - b.seq)),
       uses: 0,
       marks: [],
