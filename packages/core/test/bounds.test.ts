@@ -109,10 +109,11 @@ describe("eviction during a close (Effect)", () => {
   it("a failing eviction release is logged, reaches no caller, and a close waits for one still running", async () => {
     const logs = captureConsole()
     let calls = 0
+    const releaseGate = Effect.runSync(Deferred.make<void>())
     const Pool = LoopLocal.stickySingleton(
       (key: string) =>
         Effect.acquireRelease(Effect.succeed(key), (k) =>
-          k === "a" ? Effect.die(new Error("close failed")) : Effect.sleep("40 millis")
+          k === "a" ? Effect.die(new Error("close failed")) : k === "b" ? Deferred.await(releaseGate) : Effect.void
         ),
       { capacity: 1 }
     )
@@ -128,7 +129,10 @@ describe("eviction during a close (Effect)", () => {
     )
     expect(Exit.isSuccess(exit)).toBe(true)
     await loop.runPromise(Effect.zipRight(turn, Pool("c")))
-    const report = await Binding.close(loop)
+    const closing = Binding.close(loop)
+    // A later macrotask: the close has begun, with b's release still waiting for this.
+    setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+    const report = await closing
     // b's eviction release was still running when the close began: awaited, and in the report.
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`).sort()).toEqual(['"b" ok', '"c" ok'])
     expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/release of stickySingleton "a" failed/)])
@@ -281,14 +285,15 @@ describe("pending constructions (Effect)", () => {
 
 describe("idleTimeToLive (Effect)", () => {
   it("never evicts a value hit at least that often, and evicts the one nobody asks for", async () => {
-    const { log, Pool } = pools({ idleTimeToLive: "40 millis" })
+    // Hits 20 ms apart against 100 ms: a stall of 80 ms in between would be needed to make "busy" idle.
+    const { log, Pool } = pools({ idleTimeToLive: "100 millis" })
     const loop = makeLoop()
     await loop.runPromise(
       Effect.gen(function* () {
         yield* Pool("idle")
         const busy = yield* Pool("busy")
-        for (let i = 0; i < 10; i++) {
-          yield* Effect.sleep("15 millis")
+        for (let i = 0; i < 15; i++) {
+          yield* Effect.sleep("20 millis")
           expect(yield* Pool("busy")).toBe(busy)
         }
         expect(log).toEqual(["released idle"])
@@ -399,11 +404,12 @@ describe("an eviction's release (Effect)", () => {
   it("still running when a close begins is waited for, and its failure is in the close's report and errors", async () => {
     const logs = captureConsole()
     const released: Array<string> = []
+    const releaseGate = Effect.runSync(Deferred.make<void>())
     const Pool = LoopLocal.stickySingleton(
       (key: string) =>
         Effect.acquireRelease(Effect.succeed({ key }), () =>
           key === "a"
-            ? Effect.zipRight(Effect.sleep("60 millis"), Effect.die(new Error("close a failed")))
+            ? Effect.zipRight(Deferred.await(releaseGate), Effect.die(new Error("close a failed")))
             : Effect.sync(() => void released.push(key))
         ),
       { capacity: 1 }
@@ -412,7 +418,10 @@ describe("an eviction's release (Effect)", () => {
     await loop.runPromise(Pool("a"))
     await loop.runPromise(Pool("b"))
     await loop.runPromise(turn)
-    const exit = await Effect.runPromise(Effect.exit(Scope.close(loop.scope, Exit.void)))
+    const closing = Effect.runPromise(Effect.exit(Scope.close(loop.scope, Exit.void)))
+    // A later macrotask: the close has begun, with a's release still waiting for this.
+    setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+    const exit = await closing
     const report = await Binding.close(loop)
     expect(released).toEqual(["b"])
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" failed'])

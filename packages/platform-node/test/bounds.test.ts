@@ -27,6 +27,36 @@ const endsByItself = async ({ child, finished }: ReturnType<typeof spawnFixture>
   }
 }
 
+/** A resource per key that says whether it was released, and whose construction may wait for a gate. */
+const gatedPools = (
+  options: SingletonOptions<[string]>,
+  gates: Map<string, Promise<void>> = new Map(),
+  release: (p: { key: string; released: boolean }) => unknown = () => undefined
+) => {
+  const log: Array<string> = []
+  const pool = stickySingleton(
+    async (key: string) => {
+      await gates.get(key)
+      return { key, released: false }
+    },
+    {
+      ...options,
+      release: async (p) => {
+        await release(p)
+        p.released = true
+        log.push(`released ${p.key}`)
+      }
+    }
+  )
+  return { log, pool }
+}
+
+const gate = () => {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { open, opened }
+}
+
 /** A resource per key that logs its releases. */
 const pools = (options: SingletonOptions<[string]> = {}) => {
   const log: Array<string> = []
@@ -102,12 +132,13 @@ describe("capacity", () => {
 
 describe("idleTimeToLive and timeToLive", () => {
   it("evicts a value no call asked for during idleTimeToLive, never one used at least that often", async () => {
-    const { log, pool } = pools({ idleTimeToLive: 40 })
+    // Hits 20 ms apart against 100 ms: a stall of 80 ms in between would be needed to make "busy" idle.
+    const { log, pool } = pools({ idleTimeToLive: 100 })
     await run(async () => {
       await pool("idle")
       const busy = await pool("busy")
-      for (let i = 0; i < 8; i++) {
-        await sleep(15)
+      for (let i = 0; i < 15; i++) {
+        await sleep(20)
         expect(await pool("busy")).toBe(busy)
       }
       expect(log).toEqual(["released idle"])
@@ -186,17 +217,21 @@ describe("an eviction's release", () => {
 
   it("is waited for by a close that begins meanwhile, and reported", async () => {
     const log: Array<string> = []
+    const releaseGate = gate()
     const pool = stickySingleton(async (key: string) => ({ key }), {
       capacity: 1,
       release: async (p) => {
-        await sleep(p.key === "a" ? 60 : 1)
+        if (p.key === "a") await releaseGate.opened
         log.push(`released ${p.key}`)
       }
     })
     const loop = Binding.makeLoop()
     await loop.runPromise(Effect.promise(() => pool("a")))
     await loop.runPromise(Effect.promise(() => pool("b")))
-    const report = await Binding.close(loop)
+    const closing = Binding.close(loop)
+    // A later macrotask: the close has begun, with a's release still waiting for this.
+    setTimeout(releaseGate.open, 20)
+    const report = await closing
     expect(log).toEqual(["released b", "released a"])
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" ok'])
   })
@@ -323,36 +358,6 @@ describe("a pile-up made by mistake (Promise)", () => {
     expect(logs).toEqual([])
   })
 })
-
-/** A resource per key that says whether it was released, and whose construction may wait for a gate. */
-const gatedPools = (
-  options: SingletonOptions<[string]>,
-  gates: Map<string, Promise<void>> = new Map(),
-  release: (p: { key: string; released: boolean }) => unknown = () => undefined
-) => {
-  const log: Array<string> = []
-  const pool = stickySingleton(
-    async (key: string) => {
-      await gates.get(key)
-      return { key, released: false }
-    },
-    {
-      ...options,
-      release: async (p) => {
-        await release(p)
-        p.released = true
-        log.push(`released ${p.key}`)
-      }
-    }
-  )
-  return { log, pool }
-}
-
-const gate = () => {
-  let open!: () => void
-  const opened = new Promise<void>((resolve) => (open = resolve))
-  return { open, opened }
-}
 
 describe("an eviction's timing", () => {
   it("hands a value evicted in the same turn to its caller unreleased, and releases it one turn later", async () => {
@@ -531,15 +536,18 @@ describe("an eviction's release, at a close", () => {
 
   it("still running when run() ends is waited for: run() settles after it, its failure among run()'s errors", async () => {
     const logs = captureConsole()
+    const releaseGate = gate()
     const { log, pool } = gatedPools({ capacity: 1 }, new Map(), async (p) => {
       if (p.key !== "a") return
-      await sleep(60)
+      await releaseGate.opened
       throw new Error("close a failed")
     })
     const error = await run(async () => {
       await pool("a")
       await pool("b")
       await tick()
+      // A later macrotask: run() has begun its close when main returned, with a's release still waiting for this.
+      setTimeout(releaseGate.open, 20)
     }).catch((e: unknown) => e)
     // a's release began before the close and failed during it: run() waited, and rejects with it.
     expect(log).toEqual(["released b"])
