@@ -655,3 +655,36 @@ describe("singleton, nothing to release (Effect)", () => {
     await loop.dispose()
   })
 })
+
+describe("LoopLocal.shutdown and an eviction (Effect)", () => {
+  it("settles only after an eviction's release still running when it began, and reports it", async () => {
+    const log: Array<string> = []
+    const releaseGate = Effect.runSync(Deferred.make<void>())
+    const Pool = LoopLocal.stickySingleton(
+      (key: string) =>
+        Effect.acquireRelease(Effect.succeed({ key }), () =>
+          Effect.zipRight(
+            key === "shutdown-a" ? Deferred.await(releaseGate) : Effect.void,
+            Effect.sync(() => void log.push(`released ${key}`))
+          )
+        ),
+      { capacity: 1 }
+    )
+    try {
+      await LoopLocal.runPromise(Pool("shutdown-a"))
+      await LoopLocal.runPromise(Pool("shutdown-b"))
+      await LoopLocal.runPromise(turn)
+      const closing = Effect.runPromise(LoopLocal.shutdown)
+      // A later macrotask: the shutdown has begun, with a's release still waiting for this.
+      setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+      const report = await closing
+      expect(log).toEqual(["released shutdown-b", "released shutdown-a"])
+      expect(report.releases.filter((r) => r.key.startsWith('"shutdown-')).map((r) => `${r.key} ${r.outcome}`)).toEqual(
+        ['"shutdown-b" ok', '"shutdown-a" ok']
+      )
+    } finally {
+      // The realm's default loop, closed: a fresh one for whatever runs after in this worker.
+      Binding.renewDefaultLoop()
+    }
+  })
+})

@@ -8,7 +8,7 @@ import * as Binding from "@loop-local/core/internal"
 import { Effect } from "effect"
 import { setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it, vi } from "vitest"
-import { currentLoop, run, type SingletonOptions, singleton, stickySingleton } from "../src/index.js"
+import { currentLoop, run, type SingletonOptions, shutdown, singleton, stickySingleton } from "../src/index.js"
 import { lines, spawnFixture } from "./child.js"
 import { captureConsole } from "./helpers.js"
 
@@ -559,6 +559,28 @@ describe("an eviction's release, at a close", () => {
         message: expect.stringMatching(/^loop-local: the release of stickySingleton "a" failed after \d+ ms$/),
         cause: expect.stringMatching(/^Error: close a failed/)
       }
+    ])
+  })
+})
+
+describe("shutdown() and an eviction", () => {
+  it("settles only after an eviction's release still running when it began, and reports it", async () => {
+    const releaseGate = gate()
+    const { log, pool } = gatedPools({ capacity: 1 }, new Map(), async (p) => {
+      if (p.key === "shutdown-a") await releaseGate.opened
+    })
+    // Outside run(): the default loop, which shutdown() closes (renew: a fresh one for the tests after).
+    await pool("shutdown-a")
+    await pool("shutdown-b")
+    await tick()
+    const closing = shutdown({ renew: true })
+    // A later macrotask: the shutdown has begun, with a's release still waiting for this.
+    setTimeout(releaseGate.open, 20)
+    const report = await closing
+    expect(log).toEqual(["released shutdown-b", "released shutdown-a"])
+    expect(report.releases.filter((r) => r.key.startsWith('"shutdown-')).map((r) => `${r.key} ${r.outcome}`)).toEqual([
+      '"shutdown-b" ok',
+      '"shutdown-a" ok'
     ])
   })
 })
