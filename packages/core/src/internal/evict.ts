@@ -106,7 +106,9 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
  */
 export const touch = (loop: LoopImpl, owner: Owner, table: KeyTable<Entry>, entry: Entry): boolean => {
   let tracked = loop.tracked.get(table)
+  // Other bounds than this loop follows: a later definition under the owner's id, whose first call this may be.
   if (tracked === undefined || tracked.synced !== owner.bounds) tracked = follow(loop, owner, table)!
+  // A Promise still pending: its construction is not over, so no time to live runs for it yet.
   if (entry.usedAt < 0) return true
   if (tracked.now - entry.acquiredAt >= owner.bounds!.ttlMs) {
     evict(loop, entry)
