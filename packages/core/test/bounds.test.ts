@@ -688,3 +688,32 @@ describe("LoopLocal.shutdown and an eviction (Effect)", () => {
     }
   })
 })
+
+describe("an eviction's release that hangs outside any close (Effect)", () => {
+  it("is logged at WARN once the loop's deadline has passed, and still reported by a later close", async () => {
+    const logs = captureConsole()
+    const Pool = LoopLocal.stickySingleton(
+      (key: string) => Effect.acquireRelease(Effect.succeed({ key }), () => (key === "a" ? Effect.never : Effect.void)),
+      { capacity: 1 }
+    )
+    const loop = Binding.makeLoop({ deadlineMs: 100 })
+    await loop.runPromise(Pool("a"))
+    await loop.runPromise(Pool("b"))
+    await loop.runPromise(Effect.sleep("300 millis"))
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          /^loop-local: the release of stickySingleton "a", evicted, is still running after \d+ ms$/
+        ),
+        cause: ""
+      }
+    ])
+    const report = await Binding.close(loop)
+    expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" abandoned'])
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/"a", evicted, is still running/),
+      expect.stringMatching(/"a" abandoned after/)
+    ])
+  })
+})

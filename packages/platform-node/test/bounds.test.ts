@@ -563,6 +563,34 @@ describe("an eviction's release, at a close", () => {
   })
 })
 
+describe("an eviction's release that hangs outside any close", () => {
+  it("is logged once the loop's deadline has passed, and still reported by a later close", async () => {
+    const logs = captureConsole()
+    const { pool } = gatedPools({ capacity: 1 }, new Map(), (p) =>
+      p.key === "a" ? new Promise<never>(() => {}) : undefined
+    )
+    const loop = Binding.makeLoop({ deadlineMs: 100 })
+    await loop.runPromise(Effect.promise(() => pool("a")))
+    await loop.runPromise(Effect.promise(() => pool("b")))
+    await sleep(300)
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          /^loop-local: the release of stickySingleton "a", evicted, is still running after \d+ ms$/
+        ),
+        cause: ""
+      }
+    ])
+    const report = await Binding.close(loop)
+    expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" abandoned'])
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/"a", evicted, is still running/),
+      expect.stringMatching(/"a" abandoned after/)
+    ])
+  })
+})
+
 describe("shutdown() and an eviction", () => {
   it("settles only after an eviction's release still running when it began, and reports it", async () => {
     const releaseGate = gate()
