@@ -109,10 +109,11 @@ describe("eviction during a close (Effect)", () => {
   it("a failing eviction release is logged, reaches no caller, and a close waits for one still running", async () => {
     const logs = captureConsole()
     let calls = 0
+    const releaseGate = Effect.runSync(Deferred.make<void>())
     const Pool = LoopLocal.stickySingleton(
       (key: string) =>
         Effect.acquireRelease(Effect.succeed(key), (k) =>
-          k === "a" ? Effect.die(new Error("close failed")) : Effect.sleep("40 millis")
+          k === "a" ? Effect.die(new Error("close failed")) : k === "b" ? Deferred.await(releaseGate) : Effect.void
         ),
       { capacity: 1 }
     )
@@ -128,7 +129,10 @@ describe("eviction during a close (Effect)", () => {
     )
     expect(Exit.isSuccess(exit)).toBe(true)
     await loop.runPromise(Effect.zipRight(turn, Pool("c")))
-    const report = await Binding.close(loop)
+    const closing = Binding.close(loop)
+    // A later macrotask: the close has begun, with b's release still waiting for this.
+    setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+    const report = await closing
     // b's eviction release was still running when the close began: awaited, and in the report.
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`).sort()).toEqual(['"b" ok', '"c" ok'])
     expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/release of stickySingleton "a" failed/)])
@@ -281,14 +285,15 @@ describe("pending constructions (Effect)", () => {
 
 describe("idleTimeToLive (Effect)", () => {
   it("never evicts a value hit at least that often, and evicts the one nobody asks for", async () => {
-    const { log, Pool } = pools({ idleTimeToLive: "40 millis" })
+    // Hits 20 ms apart against 100 ms: a stall of 80 ms in between would be needed to make "busy" idle.
+    const { log, Pool } = pools({ idleTimeToLive: "100 millis" })
     const loop = makeLoop()
     await loop.runPromise(
       Effect.gen(function* () {
         yield* Pool("idle")
         const busy = yield* Pool("busy")
-        for (let i = 0; i < 10; i++) {
-          yield* Effect.sleep("15 millis")
+        for (let i = 0; i < 15; i++) {
+          yield* Effect.sleep("20 millis")
           expect(yield* Pool("busy")).toBe(busy)
         }
         expect(log).toEqual(["released idle"])
@@ -399,11 +404,12 @@ describe("an eviction's release (Effect)", () => {
   it("still running when a close begins is waited for, and its failure is in the close's report and errors", async () => {
     const logs = captureConsole()
     const released: Array<string> = []
+    const releaseGate = Effect.runSync(Deferred.make<void>())
     const Pool = LoopLocal.stickySingleton(
       (key: string) =>
         Effect.acquireRelease(Effect.succeed({ key }), () =>
           key === "a"
-            ? Effect.zipRight(Effect.sleep("60 millis"), Effect.die(new Error("close a failed")))
+            ? Effect.zipRight(Deferred.await(releaseGate), Effect.die(new Error("close a failed")))
             : Effect.sync(() => void released.push(key))
         ),
       { capacity: 1 }
@@ -412,7 +418,10 @@ describe("an eviction's release (Effect)", () => {
     await loop.runPromise(Pool("a"))
     await loop.runPromise(Pool("b"))
     await loop.runPromise(turn)
-    const exit = await Effect.runPromise(Effect.exit(Scope.close(loop.scope, Exit.void)))
+    const closing = Effect.runPromise(Effect.exit(Scope.close(loop.scope, Exit.void)))
+    // A later macrotask: the close has begun, with a's release still waiting for this.
+    setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+    const exit = await closing
     const report = await Binding.close(loop)
     expect(released).toEqual(["b"])
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" failed'])
@@ -644,5 +653,67 @@ describe("singleton, nothing to release (Effect)", () => {
     )
     expect(runs).toEqual(["a", "b", "a", "a"])
     await loop.dispose()
+  })
+})
+
+describe("LoopLocal.shutdown and an eviction (Effect)", () => {
+  it("settles only after an eviction's release still running when it began, and reports it", async () => {
+    const log: Array<string> = []
+    const releaseGate = Effect.runSync(Deferred.make<void>())
+    const Pool = LoopLocal.stickySingleton(
+      (key: string) =>
+        Effect.acquireRelease(Effect.succeed({ key }), () =>
+          Effect.zipRight(
+            key === "shutdown-a" ? Deferred.await(releaseGate) : Effect.void,
+            Effect.sync(() => void log.push(`released ${key}`))
+          )
+        ),
+      { capacity: 1 }
+    )
+    try {
+      await LoopLocal.runPromise(Pool("shutdown-a"))
+      await LoopLocal.runPromise(Pool("shutdown-b"))
+      await LoopLocal.runPromise(turn)
+      const closing = Effect.runPromise(LoopLocal.shutdown)
+      // A later macrotask: the shutdown has begun, with a's release still waiting for this.
+      setTimeout(() => Effect.runSync(Deferred.succeed(releaseGate, undefined)), 20)
+      const report = await closing
+      expect(log).toEqual(["released shutdown-b", "released shutdown-a"])
+      expect(report.releases.filter((r) => r.key.startsWith('"shutdown-')).map((r) => `${r.key} ${r.outcome}`)).toEqual(
+        ['"shutdown-b" ok', '"shutdown-a" ok']
+      )
+    } finally {
+      // The realm's default loop, closed: a fresh one for whatever runs after in this worker.
+      Binding.renewDefaultLoop()
+    }
+  })
+})
+
+describe("an eviction's release that hangs outside any close (Effect)", () => {
+  it("is logged at WARN once the loop's deadline has passed, and still reported by a later close", async () => {
+    const logs = captureConsole()
+    const Pool = LoopLocal.stickySingleton(
+      (key: string) => Effect.acquireRelease(Effect.succeed({ key }), () => (key === "a" ? Effect.never : Effect.void)),
+      { capacity: 1 }
+    )
+    const loop = Binding.makeLoop({ deadlineMs: 100 })
+    await loop.runPromise(Pool("a"))
+    await loop.runPromise(Pool("b"))
+    await loop.runPromise(Effect.sleep("300 millis"))
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          /^loop-local: the release of stickySingleton "a", evicted, is still running after \d+ ms$/
+        ),
+        cause: ""
+      }
+    ])
+    const report = await Binding.close(loop)
+    expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" abandoned'])
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/"a", evicted, is still running/),
+      expect.stringMatching(/"a" abandoned after/)
+    ])
   })
 })

@@ -8,7 +8,7 @@ import * as Binding from "@loop-local/core/internal"
 import { Effect } from "effect"
 import { setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it, vi } from "vitest"
-import { currentLoop, run, type SingletonOptions, singleton, stickySingleton } from "../src/index.js"
+import { currentLoop, run, type SingletonOptions, shutdown, singleton, stickySingleton } from "../src/index.js"
 import { lines, spawnFixture } from "./child.js"
 import { captureConsole } from "./helpers.js"
 
@@ -25,6 +25,36 @@ const endsByItself = async ({ child, finished }: ReturnType<typeof spawnFixture>
   } finally {
     clearTimeout(kill)
   }
+}
+
+/** A resource per key that says whether it was released, and whose construction may wait for a gate. */
+const gatedPools = (
+  options: SingletonOptions<[string]>,
+  gates: Map<string, Promise<void>> = new Map(),
+  release: (p: { key: string; released: boolean }) => unknown = () => undefined
+) => {
+  const log: Array<string> = []
+  const pool = stickySingleton(
+    async (key: string) => {
+      await gates.get(key)
+      return { key, released: false }
+    },
+    {
+      ...options,
+      release: async (p) => {
+        await release(p)
+        p.released = true
+        log.push(`released ${p.key}`)
+      }
+    }
+  )
+  return { log, pool }
+}
+
+const gate = () => {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { open, opened }
 }
 
 /** A resource per key that logs its releases. */
@@ -102,12 +132,13 @@ describe("capacity", () => {
 
 describe("idleTimeToLive and timeToLive", () => {
   it("evicts a value no call asked for during idleTimeToLive, never one used at least that often", async () => {
-    const { log, pool } = pools({ idleTimeToLive: 40 })
+    // Hits 20 ms apart against 100 ms: a stall of 80 ms in between would be needed to make "busy" idle.
+    const { log, pool } = pools({ idleTimeToLive: 100 })
     await run(async () => {
       await pool("idle")
       const busy = await pool("busy")
-      for (let i = 0; i < 8; i++) {
-        await sleep(15)
+      for (let i = 0; i < 15; i++) {
+        await sleep(20)
         expect(await pool("busy")).toBe(busy)
       }
       expect(log).toEqual(["released idle"])
@@ -186,17 +217,21 @@ describe("an eviction's release", () => {
 
   it("is waited for by a close that begins meanwhile, and reported", async () => {
     const log: Array<string> = []
+    const releaseGate = gate()
     const pool = stickySingleton(async (key: string) => ({ key }), {
       capacity: 1,
       release: async (p) => {
-        await sleep(p.key === "a" ? 60 : 1)
+        if (p.key === "a") await releaseGate.opened
         log.push(`released ${p.key}`)
       }
     })
     const loop = Binding.makeLoop()
     await loop.runPromise(Effect.promise(() => pool("a")))
     await loop.runPromise(Effect.promise(() => pool("b")))
-    const report = await Binding.close(loop)
+    const closing = Binding.close(loop)
+    // A later macrotask: the close has begun, with a's release still waiting for this.
+    setTimeout(releaseGate.open, 20)
+    const report = await closing
     expect(log).toEqual(["released b", "released a"])
     expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" ok'])
   })
@@ -323,36 +358,6 @@ describe("a pile-up made by mistake (Promise)", () => {
     expect(logs).toEqual([])
   })
 })
-
-/** A resource per key that says whether it was released, and whose construction may wait for a gate. */
-const gatedPools = (
-  options: SingletonOptions<[string]>,
-  gates: Map<string, Promise<void>> = new Map(),
-  release: (p: { key: string; released: boolean }) => unknown = () => undefined
-) => {
-  const log: Array<string> = []
-  const pool = stickySingleton(
-    async (key: string) => {
-      await gates.get(key)
-      return { key, released: false }
-    },
-    {
-      ...options,
-      release: async (p) => {
-        await release(p)
-        p.released = true
-        log.push(`released ${p.key}`)
-      }
-    }
-  )
-  return { log, pool }
-}
-
-const gate = () => {
-  let open!: () => void
-  const opened = new Promise<void>((resolve) => (open = resolve))
-  return { open, opened }
-}
 
 describe("an eviction's timing", () => {
   it("hands a value evicted in the same turn to its caller unreleased, and releases it one turn later", async () => {
@@ -531,15 +536,18 @@ describe("an eviction's release, at a close", () => {
 
   it("still running when run() ends is waited for: run() settles after it, its failure among run()'s errors", async () => {
     const logs = captureConsole()
+    const releaseGate = gate()
     const { log, pool } = gatedPools({ capacity: 1 }, new Map(), async (p) => {
       if (p.key !== "a") return
-      await sleep(60)
+      await releaseGate.opened
       throw new Error("close a failed")
     })
     const error = await run(async () => {
       await pool("a")
       await pool("b")
       await tick()
+      // A later macrotask: run() has begun its close when main returned, with a's release still waiting for this.
+      setTimeout(releaseGate.open, 20)
     }).catch((e: unknown) => e)
     // a's release began before the close and failed during it: run() waited, and rejects with it.
     expect(log).toEqual(["released b"])
@@ -551,6 +559,56 @@ describe("an eviction's release, at a close", () => {
         message: expect.stringMatching(/^loop-local: the release of stickySingleton "a" failed after \d+ ms$/),
         cause: expect.stringMatching(/^Error: close a failed/)
       }
+    ])
+  })
+})
+
+describe("an eviction's release that hangs outside any close", () => {
+  it("is logged once the loop's deadline has passed, and still reported by a later close", async () => {
+    const logs = captureConsole()
+    const { pool } = gatedPools({ capacity: 1 }, new Map(), (p) =>
+      p.key === "a" ? new Promise<never>(() => {}) : undefined
+    )
+    const loop = Binding.makeLoop({ deadlineMs: 100 })
+    await loop.runPromise(Effect.promise(() => pool("a")))
+    await loop.runPromise(Effect.promise(() => pool("b")))
+    await sleep(300)
+    expect(logs).toEqual([
+      {
+        level: "WARN",
+        message: expect.stringMatching(
+          /^loop-local: the release of stickySingleton "a", evicted, is still running after \d+ ms$/
+        ),
+        cause: ""
+      }
+    ])
+    const report = await Binding.close(loop)
+    expect(report.releases.map((r) => `${r.key} ${r.outcome}`)).toEqual(['"b" ok', '"a" abandoned'])
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/"a", evicted, is still running/),
+      expect.stringMatching(/"a" abandoned after/)
+    ])
+  })
+})
+
+describe("shutdown() and an eviction", () => {
+  it("settles only after an eviction's release still running when it began, and reports it", async () => {
+    const releaseGate = gate()
+    const { log, pool } = gatedPools({ capacity: 1 }, new Map(), async (p) => {
+      if (p.key === "shutdown-a") await releaseGate.opened
+    })
+    // Outside run(): the default loop, which shutdown() closes (renew: a fresh one for the tests after).
+    await pool("shutdown-a")
+    await pool("shutdown-b")
+    await tick()
+    const closing = shutdown({ renew: true })
+    // A later macrotask: the shutdown has begun, with a's release still waiting for this.
+    setTimeout(releaseGate.open, 20)
+    const report = await closing
+    expect(log).toEqual(["released shutdown-b", "released shutdown-a"])
+    expect(report.releases.filter((r) => r.key.startsWith('"shutdown-')).map((r) => `${r.key} ${r.outcome}`)).toEqual([
+      '"shutdown-b" ok',
+      '"shutdown-a" ok'
     ])
   })
 })

@@ -194,10 +194,12 @@ export const insert = (options: {
     value.then(
       () => {
         if (loop.closing || entry.table?.get(entry.key) !== entry) return
+        // Its acquisition completes now: its times to live count from here.
         entry.acquiredAt = small(Date.now() - loop.startedAt)
         entry.usedAt = 0
         if (loop.tracked.size > 0) track(loop, entry)
       },
+      // The rejection is the caller's (it removes the entry); handled here so that this branch adds no unhandled one.
       () => {}
     )
   }

@@ -14,11 +14,11 @@ import type * as LoopLocal from "../LoopLocal.js"
 import { record, release, waitUntil } from "./close.js"
 import type { Entry } from "./entry.js"
 import type { KeyTable } from "./table.js"
-import { nextTurn, startSweep, stopSweep } from "./timers.js"
+import { nextTurn, startSweep, startTimer, stopSweep, stopTimer } from "./timers.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
 import { type LoopImpl, LoopTag, type Tracked, tableOf, withLoop } from "./loop.js"
-import { countReleased, mayPileUp, traced } from "./observe.js"
+import { countReleased, logStillRunning, mayPileUp, traced } from "./observe.js"
 
 /**
  * Forgets one cached entry and releases it, waiting first for a construction
@@ -92,9 +92,18 @@ export const forget = (loop: LoopImpl, entry: Entry): void => {
 const evict = (loop: LoopImpl, entry: Entry): void => {
   forget(loop, entry)
   if (entry.release === undefined) return
+  const key = keyText(entry)
+  const started = Date.now()
   const fiber = Effect.runFork(Effect.zipRight(nextTurn, release(loop, entry)))
   loop.evicting.set(fiber, entry)
-  fiber.addObserver(() => loop.evicting.delete(fiber))
+  // Nobody waits for an eviction's release: one that hangs past the deadline is told now, not only at a close.
+  const watch = startTimer(loop.deadlineMs, () => {
+    if (!loop.closing) Effect.runFork(logStillRunning(entry, key, Date.now() - started))
+  })
+  fiber.addObserver(() => {
+    loop.evicting.delete(fiber)
+    stopTimer(watch)
+  })
 }
 
 /**
@@ -106,7 +115,9 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
  */
 export const touch = (loop: LoopImpl, owner: Owner, table: KeyTable<Entry>, entry: Entry): boolean => {
   let tracked = loop.tracked.get(table)
+  // Other bounds than this loop follows: a later definition under the owner's id, whose first call this may be.
   if (tracked === undefined || tracked.synced !== owner.bounds) tracked = follow(loop, owner, table)!
+  // A Promise still pending: its construction is not over, so no time to live runs for it yet.
   if (entry.usedAt < 0) return true
   if (tracked.now - entry.acquiredAt >= owner.bounds!.ttlMs) {
     evict(loop, entry)

@@ -59,6 +59,19 @@ export const logRelease = (record: LoopLocal.ReleaseReport, debug: boolean, plai
   })
 }
 
+/**
+ * Logs an eviction's release still running at the loop's deadline: nobody
+ * waits for it, so outside a close a hang would show nowhere else. A close
+ * that begins later still waits for it and reports it.
+ *
+ * @internal
+ */
+export const logStillRunning = (entry: Entry, key: string, ms: number): Effect.Effect<void> => {
+  const message = `loop-local: the release of ${entry.kind} ${key}, evicted, is still running after ${ms} ms`
+  if (!entry.fromPromise) return Effect.logWarning(message)
+  return Effect.sync(() => (globalThis as { console?: { warn(text: string): void } }).console?.warn(message))
+}
+
 /** In debug, logs a completed acquisition. @internal */
 export const logAcquired = (kind: LoopLocal.EntryKind, key: string, ms: number): Effect.Effect<void> =>
   Effect.logInfo(`loop-local: acquired ${kind} ${key} in ${ms} ms`)

@@ -1,6 +1,7 @@
 /**
  * The engine's use of the runtime's timers: the next turn of the event loop,
- * and the sweeps of owners with a time to live. Owns every timer a loop has,
+ * the sweeps of owners with a time to live, and the watch on an eviction's
+ * release. Owns every timer a loop has,
  * so that a close can clear them; core compiles without any runtime's types.
  * Timers never keep a process alive.
  */
@@ -42,6 +43,16 @@ export const startSweep = (loop: LoopImpl, ms: number, sweep: () => void): unkno
   loop.sweeps.add(handle)
   return handle
 }
+
+/** Runs `f` once after `ms`, without keeping the process alive; `stopTimer` cancels it. @internal */
+export const startTimer = (ms: number, f: () => void): unknown => {
+  const handle = timers.setTimeout(f, Math.min(ms, 0x7fffffff))
+  ;(handle as { unref?: () => void }).unref?.()
+  return handle
+}
+
+/** @internal */
+export const stopTimer = (handle: unknown): void => timers.clearTimeout(handle)
 
 /** @internal */
 export const stopSweep = (loop: LoopImpl, handle: unknown): void => {
