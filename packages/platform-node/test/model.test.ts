@@ -59,9 +59,23 @@
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
-import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, FiberId, Option, Queue, Runtime, Scope } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  FiberId,
+  Layer,
+  Option,
+  Queue,
+  Runtime,
+  Scope
+} from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
-import { setImmediate as tick } from "node:timers/promises"
+import { setTimeout as sleep, setImmediate as tick } from "node:timers/promises"
 import { expect, it } from "vitest"
 import { nodeRealm } from "../src/internal/current.js"
 import { currentLoop, singleton as promiseSingleton, stickySingleton as promiseStickySingleton } from "../src/index.js"
@@ -70,6 +84,8 @@ import { captureConsole, type Logged } from "./helpers.js"
 const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
+/** How late the event loop may run a sweep's timer within its phase (see World.evictable). */
+const IDLE_SLACK_MS = 2
 /** How long the model waits for everything to settle before it calls the run hung. */
 const HANG_MS = Number(process.env.MODEL_HANG_MS ?? 5_000)
 const RUNS = Number(process.env.MODEL_RUNS ?? 1_000)
@@ -84,21 +100,51 @@ const DEFAULT_RUN = !Object.keys(process.env).some((name) => name.startsWith("MO
 const SURVEY = process.env.MODEL_SURVEY === "1"
 const ONLY = process.env.MODEL_ONLY?.split(",")
 /** Whether the scenarios use a feature beyond the base model. */
-const on = (feature: "shapes" | "mutate" | "trailing" | "shield" | "relay" | "releaseUses" | "interrupt") =>
-  ONLY === undefined || ONLY.includes(feature)
+const on = (
+  feature:
+    | "shapes"
+    | "mutate"
+    | "trailing"
+    | "shield"
+    | "relay"
+    | "releaseUses"
+    | "interrupt"
+    | "memoize"
+    | "capacity"
+    | "idle"
+    | "ttl"
+    | "id"
+) => ONLY === undefined || ONLY.includes(feature)
 
-type Prim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter" | "promiseSticky" | "promiseSingleton"
+type Prim =
+  | "singleton"
+  | "stickySingleton"
+  | "memoize"
+  | "enterOnce"
+  | "sticky"
+  | "enter"
+  | "promiseSticky"
+  | "promiseSingleton"
 const prims: ReadonlyArray<Prim> = [
   "singleton",
   "stickySingleton",
+  ...(on("memoize") ? (["memoize"] as const) : []),
   "enterOnce",
   "sticky",
   "enter",
   "promiseSticky",
   "promiseSingleton"
 ]
-type EffectPrim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter"
-type Invalidatable = "singleton" | "stickySingleton" | "promiseSticky" | "promiseSingleton"
+type EffectPrim = "singleton" | "stickySingleton" | "memoize" | "enterOnce" | "sticky" | "enter"
+/** The keyed definitions: invalidated by key, and bounded when the scenario says so. */
+type Invalidatable = "singleton" | "stickySingleton" | "memoize" | "promiseSticky" | "promiseSingleton"
+const invalidatables: ReadonlyArray<Invalidatable> = [
+  "singleton",
+  "stickySingleton",
+  ...(on("memoize") ? (["memoize"] as const) : []),
+  "promiseSticky",
+  "promiseSingleton"
+]
 type PromisePrim = "promiseSticky" | "promiseSingleton"
 /** enterOnce and sticky of one resource share one acquisition. */
 const groupOf = (prim: Prim) => (prim === "sticky" ? "enterOnce" : prim)
@@ -121,8 +167,10 @@ interface Spelling {
   readonly trailing: number
   readonly order: boolean
   readonly mutate: boolean
+  /** Through the definition's twin, defined under the same `id` (when the scenario shares one). */
+  readonly twin: boolean
 }
-const plainSpelling: Spelling = { trailing: 0, order: false, mutate: false }
+const plainSpelling: Spelling = { trailing: 0, order: false, mutate: false, twin: false }
 
 const TENANT = Symbol("tenant")
 /** The key a release asks for: nothing may ever be constructed for it. */
@@ -253,6 +301,8 @@ type Command =
     }
   | { readonly _tag: "Close"; readonly loop: number }
   | { readonly _tag: "Yield"; readonly immediate: boolean; readonly times: number }
+  /** Lets a few milliseconds pass, so that times to live run out while the scenario goes on. */
+  | { readonly _tag: "Sleep"; readonly ms: number }
   | {
       readonly _tag: "Relay"
       readonly waiter: number
@@ -263,8 +313,19 @@ type Command =
       readonly spelling: Spelling
     }
 
+/** A keyed definition's bounds: capacity, and times to live in milliseconds (short, so that they fire mid-run). */
+interface Bound {
+  readonly capacity: number | undefined
+  readonly idleMs: number | undefined
+  readonly ttlMs: number | undefined
+}
+
 interface Scenario {
   readonly shapes: ReadonlyArray<Shape>
+  /** Each keyed definition's bounds, or none. */
+  readonly bounds: Readonly<Record<Invalidatable, Bound | undefined>>
+  /** Whether each keyed definition has a twin under the same `id`, which shares its values. */
+  readonly shareId: boolean
   readonly behaviors: ReadonlyArray<Behavior>
   /** Whether each factory call fills in defaults on its argument, in turn. */
   readonly mutations: ReadonlyArray<boolean>
@@ -286,7 +347,7 @@ const behavior: fc.Arbitrary<Behavior> = fc.record({
   block: on("shield")
     ? weighted([28, "none" as const], [1, "forever" as const], [1, "untilClose" as const])
     : fc.constant("none" as const),
-  fails: fc.boolean(),
+  fails: weighted([2, false], [1, true]),
   releaseSteps: fc.integer({ min: 0, max: 2 }),
   releaseTurns: weighted([3, 0], [1, 1], [1, 2]),
   releaseFails: fc.boolean(),
@@ -301,7 +362,8 @@ const keyIndex = fc.integer({ min: 0, max: KEYS - 1 })
 const spelling: fc.Arbitrary<Spelling> = fc.record({
   trailing: on("trailing") ? weighted([3, 0], [1, 1], [1, 2]) : fc.constant(0),
   order: on("shapes") ? fc.boolean() : fc.constant(false),
-  mutate: on("mutate") ? fc.boolean() : fc.constant(false)
+  mutate: on("mutate") ? fc.boolean() : fc.constant(false),
+  twin: on("id") ? fc.boolean() : fc.constant(false)
 })
 /**
  * Work before an Effect call: yields, or a burn of 0-2,100 flatMaps, most of them where Effect's scheduler yields
@@ -344,7 +406,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       _tag: fc.constant("Invalidate" as const),
       loop: loopIndex,
-      prim: fc.constantFrom<Invalidatable>("singleton", "stickySingleton", "promiseSticky", "promiseSingleton"),
+      prim: fc.constantFrom(...invalidatables),
       key: keyIndex,
       spelling,
       closeAfter: fc.oneof(
@@ -390,14 +452,70 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       ]
     : [])
 )
-const scenario: fc.Arbitrary<Scenario> = fc.record({
-  shapes: on("shapes")
-    ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
-    : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
-  behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
-  mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
-  commands: fc.array(command, { minLength: 1, maxLength: 30 })
-})
+/** Small capacities (3 keys: evictions all the time) and times to live of a few ms (they fire mid-run). */
+const bound: fc.Arbitrary<Bound | undefined> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      capacity: on("capacity") ? weighted([1, undefined], [2, 1], [1, 2]) : fc.constant(undefined),
+      idleMs: on("idle") ? weighted([2, undefined], [1, 2], [1, 4], [1, 8]) : fc.constant(undefined),
+      ttlMs: on("ttl") ? weighted([2, undefined], [1, 3], [1, 6], [1, 12]) : fc.constant(undefined)
+    })
+  }
+)
+const isBounded = (b: Bound | undefined): b is Bound =>
+  b !== undefined && (b.capacity !== undefined || b.idleMs !== undefined || b.ttlMs !== undefined)
+const bounded = on("capacity") || on("idle") || on("ttl")
+/**
+ * Uses focused on one keyed definition in one loop, for a scenario in three: the keys of one owner then come and go
+ * in one loop, where its capacity and times to live act. Sleeps let those times run out mid-scenario.
+ */
+const focused = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) =>
+  focus === undefined
+    ? command
+    : fc.oneof(
+        { weight: 22, arbitrary: command },
+        {
+          weight: 10,
+          arbitrary: fc.record({
+            _tag: fc.constant("Use" as const),
+            loop: fc.constant(focus.loop),
+            prim: fc.constant<Prim>(focus.prim),
+            key: keyIndex,
+            spelling,
+            pre,
+            interruptAfter
+          })
+        },
+        { weight: 3, arbitrary: fc.record({ _tag: fc.constant("Sleep" as const), ms: fc.integer({ min: 1, max: 6 }) }) }
+      )
+const scenario: fc.Arbitrary<Scenario> = fc
+  .oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    {
+      weight: bounded ? 1 : 0,
+      arbitrary: fc.record({ prim: fc.constantFrom(...invalidatables), loop: loopIndex })
+    }
+  )
+  .chain((focus) => scenarioWith(focus))
+const scenarioWith = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) =>
+  fc.record({
+    bounds: fc.record({
+      singleton: bound,
+      stickySingleton: bound,
+      memoize: bound,
+      promiseSticky: bound,
+      promiseSingleton: bound
+    }),
+    shareId: on("id") ? fc.boolean() : fc.constant(false),
+    shapes: on("shapes")
+      ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
+      : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
+    behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
+    mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
+    commands: fc.array(focused(focus), { minLength: 1, maxLength: 30 })
+  })
 
 // ---------------------------------------------------------------------------------------------------------------
 // The world
@@ -427,6 +545,12 @@ interface Construction {
   releaseFailed: boolean
   /** When a caller first received its value or failure: an upper bound of when the loop saw it complete. */
   firstReceipt: number | undefined
+  /** Wall-clock times (Date.now(), the library's clock): its start, its end, its release's first start. */
+  readonly startMs: number
+  endMs: number | undefined
+  releaseStartMs: number | undefined
+  /** The latest issue (wall clock) of a call that received its value: no use of it by the library came before. */
+  lastIssueMs: number
 }
 
 class ConstructionFailed extends Error {
@@ -467,6 +591,8 @@ class World {
   readonly constructions: Array<Construction> = []
   readonly violations: Array<string> = []
   readonly closeCalled: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  /** The wall clock when each close began: no eviction comes after (its sweeps stop, nothing completes into it). */
+  readonly closeCalledMs: Array<number> = Array.from({ length: LOOPS }, () => Number.POSITIVE_INFINITY)
   /** The model's own event-loop turns after each close began: the first, and the third. */
   readonly closeTurn1: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
   readonly closeTurn3: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
@@ -528,7 +654,11 @@ class World {
       releaseEndedClosing: false,
       releaseHung: false,
       releaseFailed: false,
-      firstReceipt: undefined
+      firstReceipt: undefined,
+      startMs: Date.now(),
+      endMs: undefined,
+      releaseStartMs: undefined,
+      lastIssueMs: Number.NEGATIVE_INFINITY
     }
     if (c.loop === -1) {
       const where = loop === Binding.defaultLoop() ? "the default loop" : `loop ${loop?.id}`
@@ -554,10 +684,66 @@ class World {
         !(i.doneAt !== undefined && i.doneAt < c.start)
     )
   }
+  /** The bounds of the definition that made `c`, if bounded (twins share them, with their values). */
+  boundOf(c: Construction): Bound | undefined {
+    const b = isKeyed(c.prim) ? this.scenario.bounds[c.prim as Invalidatable] : undefined
+    return isBounded(b) ? b : undefined
+  }
+  /**
+   * Why the library may have evicted `c` (a value that completed) by the wall-clock time `atMs` and the logical
+   * time `at`, from what the model saw; empty when no eviction could have taken it then:
+   * - `ttl`: its time to live had passed since it completed (the library's completion comes after the model's end;
+   *   a Promise `singleton`'s value is its function's Promise, stored when the function returned);
+   * - `idle`: no call received it that was issued within its idle time to live (a hit is a use, and so is its
+   *   completion), less IDLE_SLACK_MS for the sweeps' timers, which the event loop may run late within a phase;
+   * - `capacity`: values of `capacity` other keys of its owner and loop had completed by then, one of them after
+   *   `c` began (a completion past the capacity evicts the least recently used others), none released before.
+   */
+  evictable(c: Construction, atMs: number, at: number): ReadonlyArray<"ttl" | "idle" | "capacity"> {
+    const bound = this.boundOf(c)
+    if (bound === undefined || c.outcome !== "ok") return []
+    const reasons: Array<"ttl" | "idle" | "capacity"> = []
+    const completedMs = c.prim === "promiseSingleton" ? c.startMs : c.endMs!
+    if (bound.ttlMs !== undefined && atMs - completedMs >= bound.ttlMs) reasons.push("ttl")
+    if (bound.idleMs !== undefined && atMs - Math.max(completedMs, c.lastIssueMs) >= bound.idleMs - IDLE_SLACK_MS)
+      reasons.push("idle")
+    if (bound.capacity !== undefined) {
+      const completed = (z: Construction) => (z.prim === "promiseSingleton" ? z.start : z.end!)
+      const others = this.constructions.filter(
+        (z) =>
+          z.loop === c.loop &&
+          groupOf(z.prim) === groupOf(c.prim) &&
+          z.key !== c.key &&
+          (z.outcome === "ok" || z.prim === "promiseSingleton") &&
+          completed(z) < at &&
+          !(z.releaseStarts[0]! < c.start)
+      )
+      const keys = new Set(others.map((z) => z.key))
+      if (keys.size >= bound.capacity && others.some((z) => completed(z) > c.start)) reasons.push("capacity")
+    }
+    return reasons
+  }
+  /** Whether the library may have evicted `c` before its loop began closing (its release is then not the close's). */
+  mayBeEvictedBeforeClose(c: Construction): boolean {
+    const at = this.closeCalled[c.loop]
+    return at !== undefined && this.evictable(c, this.closeCalledMs[c.loop]!, at).length > 0
+  }
+  /** Whether `c`'s release was an eviction's for sure: started before its loop began closing, not by invalidate. */
+  evictedForSure(c: Construction): boolean {
+    const started = c.releaseStarts[0]
+    return (
+      started !== undefined &&
+      this.boundOf(c) !== undefined &&
+      c.outcome === "ok" &&
+      !(started > this.closeCalled[c.loop]!) &&
+      !this.invalidatedBefore(c, started)
+    )
+  }
   settle(c: Construction, outcome: "ok" | "failed") {
     if (c.outcome !== undefined) this.violations.push(`construction ${c.id} settled twice`)
     c.outcome = outcome
     c.end = this.now()
+    c.endMs = Date.now()
   }
   /**
    * An interruption ends a construction, even one that recorded its outcome in an uninterruptible region:
@@ -570,6 +756,7 @@ class World {
   }
   releaseStarted(c: Construction) {
     c.releaseStarts.push(this.now())
+    c.releaseStartMs ??= Date.now()
   }
   /** A release's own work after its uses of the loop: slow, failing or hanging as its behavior says. */
   releaseBody(c: Construction): Effect.Effect<void> {
@@ -777,6 +964,8 @@ interface Caller {
   readonly prim: Prim
   readonly key: number
   issuedAt: number
+  /** Wall clock at its issue: a lower bound of when the library saw its call (a hit is a use). */
+  issuedMs: number
   loopClosingAtIssue: boolean
   /** A fiber of `loop` woken by another loop's fiber, that then called the Promise API. */
   readonly relay: boolean
@@ -791,6 +980,11 @@ interface Caller {
     | undefined
   settledAt: number | undefined
 }
+
+/** The service a memoized layer provides: the construction that built it. */
+class Built extends Context.Tag("model/Built")<Built, Construction>() {}
+/** Numbers the runs, so that each run's definitions under a shared id are its own. */
+let scenarioRuns = 0
 
 /** `singleton`'s resource never uses the scope it is typed to need (its parts are for scoped primitives only). */
 const unusedScope = Effect.runSync(Scope.make())
@@ -814,6 +1008,35 @@ const channel = (via: "queue" | "deferred" | "semaphore"): { wait: Effect.Effect
   }
 }
 
+/**
+ * Invariant 7, on what each open loop holds now (as `inspect` sees it): no bounded owner holds more completed values
+ * than its capacity (the library evicts past it as a construction completes), and no construction in flight has
+ * been forgotten (an eviction takes only a ready value: a pending one stays, for its waiters and later callers).
+ */
+const checkHeld = (world: World, loops: ReadonlyArray<Binding.Loop>) => {
+  loops.forEach((loop, index) => {
+    if (loop.isClosed) return
+    for (const [owner, table] of loop.tables) {
+      const capacity = owner.bounds?.capacity ?? Number.POSITIVE_INFINITY
+      if (capacity === Number.POSITIVE_INFINITY) continue
+      let held = 0
+      for (const entry of table.values()) if (entry.ready) held++
+      if (held > capacity) {
+        world.violations.push(
+          `7: loop ${index} holds ${held} values of a ${owner.definedAs ?? "definition"} of capacity ${capacity}`
+        )
+      }
+    }
+    for (const entry of loop.pending) {
+      if (entry.table !== undefined && entry.table.get(entry.key) !== entry) {
+        world.violations.push(
+          `7: on loop ${index}, a construction of ${entry.kind} in flight was forgotten (evicted while pending)`
+        )
+      }
+    }
+  })
+}
+
 /** `logs` is what the console has received so far: the run's own lines are those it adds. */
 const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<World> => {
   const logsBefore = logs.length
@@ -829,28 +1052,78 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
     return info
   }
-  const single = LoopLocal.singleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
-  })
-  const sticky = LoopLocal.stickySingleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return effectResource(world, "stickySingleton", key, render)
-  })
+  // The keyed definitions, with their bounds; under a shared `id`, each has a twin that shares its values.
+  const run = ++scenarioRuns
+  const promiseOptionsOf = (prim: Invalidatable) => {
+    const b = s.bounds[prim]
+    if (!isBounded(b) && !s.shareId) return undefined
+    return {
+      ...(b?.capacity === undefined ? {} : { capacity: b.capacity }),
+      ...(b?.idleMs === undefined ? {} : { idleTimeToLive: b.idleMs }),
+      ...(b?.ttlMs === undefined ? {} : { timeToLive: b.ttlMs }),
+      ...(s.shareId ? { id: `model ${run} ${prim}` } : {})
+    }
+  }
+  // The Effect side takes any Duration input: a string here, a number of milliseconds for the time to live.
+  const optionsOf = (prim: Invalidatable, _side: "effect") => {
+    const options = promiseOptionsOf(prim)
+    const idle = options?.idleTimeToLive
+    return idle === undefined ? options : { ...options, idleTimeToLive: `${idle} millis` as const }
+  }
+  const twins = <A>(define: () => A): readonly [A, A] => {
+    const first = define()
+    return [first, s.shareId ? define() : first]
+  }
+  const singles = twins(() =>
+    LoopLocal.singleton(
+      (...args: ReadonlyArray<unknown>) => {
+        const { key, render } = call(args)
+        return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
+      },
+      optionsOf("singleton", "effect")
+    )
+  )
+  const stickies = twins(() =>
+    LoopLocal.stickySingleton(
+      (...args: ReadonlyArray<unknown>) => {
+        const { key, render } = call(args)
+        return effectResource(world, "stickySingleton", key, render)
+      },
+      optionsOf("stickySingleton", "effect")
+    )
+  )
+  const memos = twins(() =>
+    LoopLocal.memoize(
+      (...args: ReadonlyArray<unknown>) => {
+        const { key, render } = call(args)
+        return Layer.scoped(Built, effectResource(world, "memoize", key, render))
+      },
+      optionsOf("memoize", "effect")
+    )
+  )
+  const single = singles[0]
   const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key, "[Effect]"))
   const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key, "[Effect]"))
-  const pSticky = promiseStickySingleton(
-    (...args: ReadonlyArray<unknown>) => {
-      const { key, render } = call(args)
-      return promiseResource(world, "promiseSticky", key, render)
-    },
-    { release: (c: Construction) => world.promiseRelease(c) }
+  const pStickies = twins(() =>
+    promiseStickySingleton(
+      (...args: ReadonlyArray<unknown>) => {
+        const { key, render } = call(args)
+        return promiseResource(world, "promiseSticky", key, render)
+      },
+      { release: (c: Construction) => world.promiseRelease(c), ...promiseOptionsOf("promiseSticky") }
+    )
   )
-  const pSingle = promiseSingleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return promiseResource(world, "promiseSingleton", key, render)
-  })
+  const pSingles = twins(() =>
+    promiseSingleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return promiseResource(world, "promiseSingleton", key, render)
+    }, promiseOptionsOf("promiseSingleton"))
+  )
+  const pSticky = pStickies[0]
+  const pSingle = pSingles[0]
   world.api = { single, pSticky, pSingle }
+  /** The definition a call goes through: its twin, when the scenario shares an id and the call says so. */
+  const which = (spelled: Spelling) => (spelled.twin && s.shareId ? 1 : 0)
 
   const callers: Array<Caller> = []
   const pending: Array<Promise<unknown>> = []
@@ -868,6 +1141,8 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     const at = world.now()
     settled(caller, { _tag: "value", c, at })
     c.firstReceipt ??= at
+    c.lastIssueMs = Math.max(c.lastIssueMs, caller.issuedMs)
+    checkHeld(world, loops)
     if (c.releaseStarts.length > 0)
       world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id}, already released`)
     if (c.loop !== caller.loop) {
@@ -896,6 +1171,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     prim,
     key,
     issuedAt: world.now(),
+    issuedMs: Date.now(),
     loopClosingAtIssue: world.closeCalled[loop] !== undefined,
     relay,
     fiber: undefined,
@@ -903,8 +1179,8 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     result: undefined,
     settledAt: undefined
   })
-  const promiseCall = (prim: PromisePrim, args: ReadonlyArray<unknown>): Promise<Construction> =>
-    prim === "promiseSticky" ? pSticky(...args) : pSingle(...args)
+  const promiseCall = (prim: PromisePrim, args: ReadonlyArray<unknown>, spelled: Spelling): Promise<Construction> =>
+    prim === "promiseSticky" ? pStickies[which(spelled)](...args) : pSingles[which(spelled)](...args)
 
   const use = (cmd: Extract<Command, { _tag: "Use" }>): Caller => {
     const args = isKeyed(cmd.prim) ? spell(s.shapes[cmd.key]!, cmd.key, cmd.spelling) : []
@@ -921,7 +1197,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       // `singleton` returns what its function returned, so a closed loop makes it throw rather than reject.
       let promise: Promise<Construction>
       try {
-        promise = Promise.resolve(onLoop(cmd.loop, () => promiseCall(prim, args)))
+        promise = Promise.resolve(onLoop(cmd.loop, () => promiseCall(prim, args, cmd.spelling)))
       } catch (error) {
         promise = Promise.reject(error)
       }
@@ -934,14 +1210,16 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
     const call: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
       cmd.prim === "singleton"
-        ? single(...args)
+        ? singles[which(cmd.spelling)](...args)
         : cmd.prim === "stickySingleton"
-          ? sticky(...args)
-          : cmd.prim === "enterOnce"
-            ? LoopLocal.enterOnce(onceResources[cmd.key]!)
-            : cmd.prim === "sticky"
-              ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
-              : LoopLocal.enter(enterResources[cmd.key]!)
+          ? stickies[which(cmd.spelling)](...args)
+          : cmd.prim === "memoize"
+            ? Effect.provide(Built, memos[which(cmd.spelling)](...args))
+            : cmd.prim === "enterOnce"
+              ? LoopLocal.enterOnce(onceResources[cmd.key]!)
+              : cmd.prim === "sticky"
+                ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
+                : LoopLocal.enter(enterResources[cmd.key]!)
     const before = cmd.pre === undefined ? Effect.void : "burn" in cmd.pre ? burn(cmd.pre.burn) : yields(cmd.pre.yields)
     // A fiber starts at once: without work before it, its call has read its key when runFork returns.
     const fiber = Effect.runFork(
@@ -955,7 +1233,10 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       )
     )
     Object.assign(caller, { fiber })
-    if (cmd.pre === undefined) reuse()
+    // A memoized layer reads its arguments when it is built, after the fiber's first yield: the caller may reuse
+    // them once the call has settled, as after work before the call.
+    const readLater = cmd.pre !== undefined || cmd.prim === "memoize"
+    if (!readLater) reuse()
     if (cmd.interruptAfter !== undefined) {
       count(cmd.pre !== undefined && "burn" in cmd.pre ? "caller interrupted after a burn" : "caller interrupted")
       const prim = cmd.prim
@@ -968,7 +1249,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       )
     }
     caller.done = Effect.runPromise(Fiber.await(fiber)).then((exit) => {
-      if (cmd.pre !== undefined) reuse()
+      if (readLater) reuse()
       if (Exit.isSuccess(exit)) return
       if (Cause.isInterruptedOnly(exit.cause)) settled(caller, { _tag: "interrupted" })
       else reject(caller, Cause.squash(exit.cause))
@@ -980,12 +1261,17 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     const args = spell(s.shapes[key]!, key, spelled)
     const i: Invalidation = { loop, prim, group: groupOf(prim), key, at: world.now(), doneAt: undefined }
     world.invalidates.push(i)
+    const twin = which(spelled)
     const invalidated =
       prim === "singleton"
-        ? loops[loop]!.runPromise(single.invalidate(...args))
+        ? loops[loop]!.runPromise(singles[twin].invalidate(...args))
         : prim === "stickySingleton"
-          ? loops[loop]!.runPromise(sticky.invalidate(...args))
-          : onLoop(loop, () => (prim === "promiseSticky" ? pSticky.invalidate(...args) : pSingle.invalidate(...args)))
+          ? loops[loop]!.runPromise(stickies[twin].invalidate(...args))
+          : prim === "memoize"
+            ? loops[loop]!.runPromise(memos[twin].invalidate(...args))
+            : onLoop(loop, () =>
+                prim === "promiseSticky" ? pStickies[twin].invalidate(...args) : pSingles[twin].invalidate(...args)
+              )
     // A failing or abandoned release surfaces here, and a closed loop rejects: nothing else, and it may not hang.
     return invalidated.then(
       () => {
@@ -1002,6 +1288,13 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         ) {
           world.violations.push(`invalidate of ${prim} ${key} on loop ${loop} failed unexpectedly: ${text}`)
         }
+        // The failure of the release it ran: of its own key's value, never an eviction's of another.
+        const failed = world.constructions[Number(/release of (\d+) failed/.exec(text)?.[1] ?? -1)]
+        if (failed !== undefined && (failed.loop !== loop || groupOf(failed.prim) !== i.group || failed.key !== key)) {
+          world.violations.push(
+            `8: invalidate of ${prim} ${key} on loop ${loop} failed with the release of construction ${failed.id} (${failed.prim} ${failed.key})`
+          )
+        }
       }
     )
   }
@@ -1009,6 +1302,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
   const close = (loop: number) => {
     if (world.closeCalled[loop] !== undefined) return
     world.closeCalled[loop] = world.now()
+    world.closeCalledMs[loop] = Date.now()
     // The model's own turns, queued before the close queues any: what the close does "at once" comes before them.
     void tick()
       .then(() => {
@@ -1049,6 +1343,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       yield* wait
       // Only now is the call made: it is issued by a fiber the other loop's fiber woke.
       caller.issuedAt = world.now()
+      caller.issuedMs = Date.now()
       caller.loopClosingAtIssue = loops[cmd.waiter]!.isClosed
       if (cmd.waiter !== cmd.waker) count("fiber woken by another loop's fiber")
       const seen = currentLoop()
@@ -1059,7 +1354,9 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
           } as its currentLoop()`
         )
       }
-      return yield* Effect.either(Effect.tryPromise({ try: () => promiseCall(cmd.prim, args), catch: (e) => e }))
+      return yield* Effect.either(
+        Effect.tryPromise({ try: () => promiseCall(cmd.prim, args, cmd.spelling), catch: (e) => e })
+      )
     })
     caller.done = onLoop(cmd.waiter, () => loops[cmd.waiter]!.runPromise(woken)).then(
       (r) => (r._tag === "Right" ? receive(caller, r.right) : reject(caller, r.left)),
@@ -1150,10 +1447,19 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         relay(cmd)
         break
       }
+      case "Sleep": {
+        await sleep(cmd.ms)
+        checkHeld(world, loops)
+        break
+      }
       case "Yield": {
-        for (let i = 0; i < cmd.times; i++) await (cmd.immediate ? tick() : Promise.resolve())
+        for (let i = 0; i < cmd.times; i++) {
+          await (cmd.immediate ? tick() : Promise.resolve())
+          checkHeld(world, loops)
+        }
       }
     }
+    checkHeld(world, loops)
   }
 
   // Invariant 5, before the loops close: a key whose caller was interrupted is not left pending for ever. A later
@@ -1256,7 +1562,12 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         !(world.closeCalled[c.loop]! < releasedAt) &&
         !world.invalidatedBefore(c, releasedAt)
       ) {
-        v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated`)
+        // An eviction: only of a value its bounds could evict by then.
+        const reasons = world.evictable(c, c.releaseStartMs!, releasedAt)
+        if (reasons.length === 0) {
+          const bounded = world.boundOf(c) === undefined ? "" : ", nor could its bounds have evicted it yet"
+          v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated${bounded}`)
+        } else countEviction(reasons, "released")
       }
     }
     if (!isScoped(c.prim) && c.releaseStarts.length > 0)
@@ -1273,7 +1584,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
       isScoped(c.prim) &&
       c.releaseStarts.length === 1 &&
       c.end! < world.closeCalled[c.loop]! &&
-      !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key)
+      !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key) &&
+      !world.mayBeEvictedBeforeClose(c)
   )
   for (const x of byClose) {
     for (const y of byClose) {
@@ -1299,7 +1611,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         c.outcome === "ok" &&
         c.firstReceipt !== undefined &&
         c.firstReceipt < closeAt &&
-        !world.invalidatedBefore(c, closeAt)
+        !world.invalidatedBefore(c, closeAt) &&
+        !world.mayBeEvictedBeforeClose(c)
     )
     if (held && turn3 !== undefined) {
       // (One run by an invalidation counts too: when the model cannot tell, it takes the release for the close's.)
@@ -1321,7 +1634,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
     }
   }
   // 4: one construction at a time per loop, shared primitive and key; and one value: a key holding a value is
-  // constructed again only after an invalidation that could have forgotten that value.
+  // constructed again only after an invalidation that could have forgotten that value, or once its bounds could
+  // have evicted it (its release, one event-loop turn later, may then overlap the new construction).
   const shared = world.constructions.filter((c) => isShared(c.prim))
   for (const x of shared) {
     for (const y of shared) {
@@ -1344,7 +1658,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
             i.key === x.key &&
             i.at < y.start &&
             !(i.doneAt !== undefined && i.doneAt < x.end!)
-        )
+        ) &&
+        !countEviction(world.evictable(x, y.startMs, y.start), "constructed anew")
       ) {
         v.push(
           `4: construction ${y.id} of ${groupOf(y.prim)} ${y.key} (${y.render}) on loop ${y.loop} began while construction ${x.id} (${x.render}) held its value: two values of one key`
@@ -1405,6 +1720,8 @@ const loggedName = (c: Construction): { readonly kinds: ReadonlyArray<string>; r
       return { kinds: ["stickySingleton"], key: c.render }
     case "singleton":
       return { kinds: ["singleton"], key: c.render }
+    case "memoize":
+      return { kinds: ["memoize"], key: c.render }
     // enterOnce and sticky share one acquisition: its entry has the kind of the first caller.
     case "enterOnce":
     case "sticky":
@@ -1442,6 +1759,16 @@ const checkReports = (world: World) => {
       outcome: r.outcome,
       cause: r.cause === undefined ? "" : Cause.pretty(r.cause)
     }))
+    // An eviction's (or invalidation's) release that ended before the close began is not the close's to report.
+    for (const r of records) {
+      const id = r.outcome === "failed" ? /release of (\d+) failed/.exec(r.cause)?.[1] : undefined
+      const c = id === undefined ? undefined : world.constructions[Number(id)]
+      if (c !== undefined && c.releaseEnd! < world.closeCalled[loop]!) {
+        v.push(
+          `8: the close of loop ${loop} reports the failed release of construction ${c.id} (${c.prim} ${c.render}), which ended before it began`
+        )
+      }
+    }
     for (const c of world.unfinished[loop]!) {
       count("construction unfinished at its close's deadline")
       if (
@@ -1462,6 +1789,8 @@ const checkReports = (world: World) => {
         !(c.releaseEnd! < world.closeCalled[loop]!)
       )
         count("invalidate's release running when its loop closed")
+      if (world.evictedForSure(c) && !(c.releaseEnd! < world.closeCalled[loop]!))
+        count("eviction's release running when its loop closed")
       if (c.releaseEnd === undefined || c.releaseEnd > resolved) {
         if (!records.some((r) => r.outcome === "abandoned" && named(c, r.kind, r.key))) {
           v.push(
@@ -1543,13 +1872,27 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
     const started = c.releaseStarts[0]
     if (!c.releaseFailed || loggedFailed.has(c.id) || started === undefined) continue
     // A release before the close (an interrupted `enter`'s) fails its construction instead; one run by invalidate
-    // fails the invalidation.
-    if (!(started > world.closeCalled[c.loop]!) || world.invalidatedBefore(c, started)) continue
+    // fails the invalidation; an eviction's reaches no caller, and is logged (8).
+    const evicted = world.evictedForSure(c)
+    if (evicted) count("eviction's release failed")
+    if ((!(started > world.closeCalled[c.loop]!) && !evicted) || world.invalidatedBefore(c, started)) continue
     const name = loggedName(c)
     if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`))) {
       const late = c.end !== undefined && c.end > world.closeCalled[c.loop]! ? " (a value that arrived late)" : ""
-      v.push(`the release of construction ${c.id} (${c.prim} ${c.render})${late} failed at its loop's close, unlogged`)
+      v.push(
+        `${evicted ? "8: the eviction's" : "the"} release of construction ${c.id} (${c.prim} ${c.render})${late} failed${
+          evicted ? "" : " at its loop's close"
+        }, unlogged`
+      )
     }
+  }
+  // 8: an eviction's release that hangs is waited for by the close, then abandoned, reported and logged.
+  for (const c of world.constructions) {
+    if (!c.releaseHung || !world.evictedForSure(c)) continue
+    count("eviction's release hung")
+    const name = loggedName(c)
+    if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`)))
+      v.push(`8: the eviction's release of construction ${c.id} (${c.prim} ${c.render}) hung, and no warning says so`)
   }
 }
 
@@ -1557,6 +1900,12 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
 const coverage: Record<string, number> = {}
 const count = (what: string, n = 1) => {
   coverage[what] = (coverage[what] ?? 0) + n
+}
+/** Counts an eviction the model inferred, by its reason when only one could be; `true` if there is one. */
+const countEviction = (reasons: ReadonlyArray<string>, how: string): boolean => {
+  if (reasons.length === 0) return false
+  count(reasons.length === 1 ? `eviction by ${reasons[0]} (${how})` : `eviction, ambiguous (${how})`)
+  return true
 }
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
   for (const c of world.constructions) {
