@@ -151,12 +151,14 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     } finally {
       construction.settled = true
     }
-    const entry = core.insert({ loop, owner, kind: "singleton", key: stored, value })
+    const entry = core.insert({ loop, owner, kind: "singleton", key: stored, value, inFlight: isThenable(value) })
     if (isThenable(value)) {
       construction.settled = false
       value.then(
         () => {
           construction.settled = true
+          // Only now a completed value for the bounds: it was a pending construction, never evicted.
+          core.resolved(loop, entry)
         },
         () => {
           construction.settled = true

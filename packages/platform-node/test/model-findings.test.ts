@@ -106,7 +106,10 @@ describe("a memoized layer whose build is interrupted by its loop's close", () =
       Service,
       Effect.zipRight(
         Effect.acquireRelease(Effect.void, () => Effect.die(new Error("release failed"))),
-        Effect.as(Effect.promise(() => sleep(50)), { n })
+        Effect.as(
+          Effect.promise(() => sleep(50)),
+          { n }
+        )
       )
     )
   )

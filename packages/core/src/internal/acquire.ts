@@ -10,7 +10,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructing, Entry, exitOf, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { constructing, Entry, exitOf, IN_FLIGHT, type Owner, PENDING, small, waitsForItself } from "./entry.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
 import { construction, type Mode } from "./construction.js"
@@ -125,7 +125,9 @@ const construct = <A, E, R>(
 /**
  * Stores a value that is already there (a synchronous result, a registered
  * finalizer) as a ready entry of `table` (or of no table), with an optional
- * release for the loop's close.
+ * release for the loop's close. `inFlight`: the value is a Promise still
+ * running, which the bounds take for a pending construction until
+ * `trackWhenResolved`.
  *
  * @internal
  */
@@ -135,7 +137,8 @@ export const insertReady = (
   kind: LoopLocal.EntryKind,
   key: unknown,
   value: unknown,
-  release: Effect.Effect<void> | undefined
+  release: Effect.Effect<void> | undefined,
+  inFlight = false
 ): Entry => {
   assertOpen(loop)
   const entry = new Entry(kind, key, table)
@@ -148,7 +151,8 @@ export const insertReady = (
   }
   if (table !== undefined) {
     entry.key = table.set(key, entry)
-    if (loop.tracked.size > 0) track(loop, entry)
+    if (inFlight) entry.usedAt = IN_FLIGHT
+    else if (loop.tracked.size > 0) track(loop, entry)
   }
   Effect.runSync(noteAcquired(loop, entry, 0))
   return entry

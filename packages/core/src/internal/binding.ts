@@ -20,7 +20,7 @@ import { insertReady } from "./acquire.js"
 import { type Acquired, construction } from "./construction.js"
 import { type Construction, constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
-import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
+import { forget, touch, trackWhenResolved, invalidate as invalidateEffect } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
 import { assertOpen, type LoopImpl, LoopTag, tableOf } from "./loop.js"
 import { closeLoop, defaultLoop as realmDefaultLoop, unsafeMakeLoop } from "./realm.js"
@@ -178,10 +178,12 @@ export const insert = (options: {
   readonly key?: unknown
   readonly value?: unknown
   readonly release?: Effect.Effect<void> | undefined
+  /** The value is a Promise still running: a pending construction to the owner's bounds until `resolved`. */
+  readonly inFlight?: boolean | undefined
 }): Entry => {
   const { loop, owner } = options
   const table = owner === undefined ? undefined : tableOf(loop, owner)
-  const entry = insertReady(loop, table, options.kind, options.key, options.value, options.release)
+  const entry = insertReady(loop, table, options.kind, options.key, options.value, options.release, options.inFlight)
   entry.fromPromise = true
   return entry
 }
@@ -189,6 +191,9 @@ export const insert = (options: {
 /** The key as a table stores it: taken before a factory runs, which may change the arguments it is given. */
 export const copyKey = (owner: Owner, key: unknown): unknown =>
   owner.byIdentity || !isStructural(key) ? key : snapshot(key, 0)
+
+/** An entry inserted in flight whose Promise resolved: a completed value from now on, for its owner's bounds. */
+export const resolved: (loop: LoopImpl, entry: Entry) => void = trackWhenResolved
 
 /** Forgets an inserted entry without releasing it (a rejected Promise that must not stay cached). */
 export const remove: (loop: LoopImpl, entry: Entry) => void = forget

@@ -135,7 +135,7 @@ export class Entry implements Construction {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
-  /** For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time). */
+  /** For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time); `IN_FLIGHT` while its value is a Promise still running. */
   usedAt = 0
   /** Acquired by the Promise API: its failures are told to Promise users in their terms. */
   fromPromise = false
@@ -154,6 +154,16 @@ export class Entry implements Construction {
     return this.value !== PENDING
   }
 }
+
+/**
+ * The `usedAt` of a value stored while still in flight: a Promise returned by
+ * a Promise-side `singleton`'s function, stored as its key's value so that
+ * concurrent calls share it. Until it resolves it is a pending construction to
+ * the bounds: it does not count toward the capacity and is never evicted.
+ *
+ * @internal
+ */
+export const IN_FLIGHT = -1
 
 /**
  * Milliseconds as a small integer while they fit one: the difference of two

@@ -15,7 +15,7 @@ import { record, release, waitUntil } from "./close.js"
 import type { Entry } from "./entry.js"
 import type { KeyTable } from "./table.js"
 import { nextTurn, startSweep, stopSweep } from "./timers.js"
-import { keyText, type Owner, small } from "./entry.js"
+import { IN_FLIGHT, keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
 import { type LoopImpl, LoopTag, type Tracked, withLoop } from "./loop.js"
 import { countReleased, mayPileUp, traced } from "./observe.js"
@@ -106,7 +106,8 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
  */
 export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boolean => {
   const tracked = loop.tracked.get(table)
-  if (tracked === undefined) return true
+  // A value still in flight (see `trackWhenResolved`) is not yet a value for the bounds.
+  if (tracked === undefined || entry.usedAt === IN_FLIGHT) return true
   if (tracked.now - entry.acquiredAt >= tracked.owner.bounds!.ttlMs) {
     evict(loop, entry)
     return false
@@ -115,6 +116,22 @@ export const touch = (loop: LoopImpl, table: KeyTable<Entry>, entry: Entry): boo
   // the owner holds more values.
   entry.usedAt = ++tracked.uses
   return true
+}
+
+/**
+ * A value stored in flight that resolved: its acquisition completed now, so
+ * its time to live counts from now, and it joins its owner's order of use
+ * (past the capacity, the least recently used others go). Nothing if it was
+ * forgotten meanwhile or its loop is closing.
+ *
+ * @internal
+ */
+export const trackWhenResolved = (loop: LoopImpl, entry: Entry): void => {
+  if (entry.usedAt !== IN_FLIGHT) return
+  entry.usedAt = 0
+  if (loop.closing || entry.table === undefined || entry.table.get(entry.key) !== entry) return
+  entry.acquiredAt = small(Date.now() - loop.startedAt)
+  if (loop.tracked.size > 0) track(loop, entry)
 }
 
 /**

@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
+import { constructing, type Entry, IN_FLIGHT, keyText, type Owner, outsideFibers } from "./entry.js"
 import { closedError, isLoopClosedError } from "./errors.js"
 import { KeyTable } from "./table.js"
 import { debugEnabled } from "./observe.js"
@@ -173,7 +173,8 @@ export const tableOf = (loop: LoopImpl, owner: Owner): KeyTable<Entry> => {
   }
   if (owner.bounds !== undefined && !loop.tracked.has(table)) {
     // An owner bounded only now (a definition under a shared id) takes the values it already holds in their order.
-    const held = Array.from(table.values()).filter((entry) => entry.ready)
+    // (A value still in flight joins when it resolves.)
+    const held = Array.from(table.values()).filter((entry) => entry.ready && entry.usedAt !== IN_FLIGHT)
     loop.tracked.set(table, {
       owner,
       table,
