@@ -1,11 +1,19 @@
 /**
  * Model-based property test of the lifetime guarantees.
  *
- * A scenario is a random sequence of commands over 3 loops, 3 keys and 7
+ * A scenario is a random sequence of commands over 3 loops, 3 keys and 8
  * primitives of both APIs: uses (first use or reuse), interrupting a waiting
  * caller, invalidating, closing a loop (while constructions are in flight),
  * fibers of one loop woken by another loop's fiber, and yields of the event
- * loop between them. Every construction follows a random behavior: how many
+ * loop between them. The keyed definitions (singleton, stickySingleton and
+ * memoize(f) of the Effect API, singleton and stickySingleton of the Promise
+ * API) may be bounded: a capacity of 1 or 2 (with 3 keys, evictions all the
+ * time), an idle time to live and a time to live of a few milliseconds, which
+ * the library's own unref'd sweep timers enforce while constructions run,
+ * hits happen, invalidations run and loops close; and each may have a twin
+ * defined under the same `id`, sharing its values. One scenario in two
+ * focuses its uses on one bounded definition in one loop, with sleeps of a
+ * few milliseconds between, so that its values come and go. Every construction follows a random behavior: how many
  * parts it acquires, how long it takes (microtasks and event-loop turns),
  * whether part of it is uninterruptible, whether it hangs (forever, or until
  * its loop has closed), whether it fails, and whether its release is slow,
@@ -18,24 +26,43 @@
  * The invariants (each violation's message starts with its number):
  * 1. Every part and every resource that came into being is released exactly
  *    once (a value arriving after its loop began closing too), never before
- *    its loop closed or it was invalidated; a value without a release never.
+ *    its loop closed, it was invalidated, or its bounds could have evicted it
+ *    (see World.evictable: its time to live passed, no call within its idle
+ *    time, or values of `capacity` other keys completed); a value without a
+ *    release never; a caller handed a value receives it unreleased (an
+ *    eviction releases one event-loop turn later).
  * 2. A close's releases run in reverse order of completion and start at once
  *    (within three event-loop turns), whatever constructions still run; a
  *    construction unfinished when the close resolves is reported abandoned.
+ *    (Values their bounds could have evicted before the close are left out.)
  * 3. Every value handed to a caller is of the caller's own loop (a fiber
  *    woken by another loop's fiber included, whose currentLoop() is its own);
  *    callers of a closing loop get LoopClosedError, callers waiting when it
  *    begins closing get it at once, and an open loop never gives it.
  * 4. One construction and one value per loop and key at a time, whatever the
- *    key's shape and whoever mutates it; a failed construction is not cached;
+ *    key's shape and whoever mutates it: a key is constructed again only
+ *    after its value was invalidated or could have been evicted (the old
+ *    value's release, a turn later, may overlap the new construction; two
+ *    constructions never overlap, so a construction in flight, a Promise
+ *    singleton's Promise included, is never evicted); a failed construction
+ *    is not cached;
  *    a release sees its own loop, and one at a close that uses it finds it
  *    closing and registers nothing anywhere (the default loop stays empty);
  *    invalidate fails only with LoopClosedError or its release's failure.
  * 5. Everything settles: callers, invalidations, closes; a key whose caller
  *    was interrupted, at whatever point of its call, is not left pending.
  * 6. A shared construction is interrupted only by its loop's close; a release
- *    still running when a close resolves (one run by invalidate included) is
- *    reported abandoned, and one that failed during the close, failed.
+ *    still running when a close resolves (one run by invalidate or by an
+ *    eviction included: the close waits for them) is reported abandoned, and
+ *    one that failed during the close, failed.
+ * 7. An open loop's bounded owner never holds more completed values than its
+ *    capacity (checked on the library's tables, as inspect sees them, after
+ *    every command, sleep, yield and receipt), and none of its constructions
+ *    in flight has been forgotten.
+ * 8. An eviction's release that fails or hangs reaches no caller (an
+ *    invalidation fails only with its own key's release) and is logged as a
+ *    WARN (failed, or abandoned at the close that waited for it); one that
+ *    ended before its loop's close began is not in that close's report.
  *
  * Keys come in the shapes that broke the library when tried adversarially:
  * plain objects (key order varying), arrays, objects with own enumerable
@@ -53,8 +80,10 @@
  * each kind of violation occurred (to see what a change breaks; with
  * MODEL_SURVEY_OUT=<file> it writes each kind's first scenario there, to
  * rerun with MODEL_REPLAY=<file>:<index>). MODEL_ONLY=shapes,mutate,trailing,
- * shield,relay,releaseUses,interrupt narrows the scenarios to the base model
- * plus the features named, and MODEL_SHAPES=proto,symbol,... the key shapes;
+ * shield,relay,releaseUses,interrupt,memoize,capacity,idle,ttl,id narrows the
+ * scenarios to the base model plus the features named (capacity, idle and
+ * ttl: the bounds; id: twins under a shared id), and MODEL_SHAPES=proto,
+ * symbol,... the key shapes;
  * MODEL_HANG_MS (default 5,000) is how long a run may take to settle.
  */
 import { LoopLocal } from "@loop-local/core"
@@ -453,16 +482,27 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     : [])
 )
 /** Small capacities (3 keys: evictions all the time) and times to live of a few ms (they fire mid-run). */
-const bound: fc.Arbitrary<Bound | undefined> = fc.oneof(
-  { weight: 2, arbitrary: fc.constant(undefined) },
+const capacities = weighted<number | undefined>([2, 1], [1, 2])
+const idles = weighted<number | undefined>([1, 3], [1, 5], [1, 8])
+const ttls = weighted<number | undefined>([1, 2], [1, 4], [1, 8])
+const none = fc.constant(undefined)
+/** One bound alone (so that the model can tell which one evicted), or several, as the features allow. */
+const someBound: fc.Arbitrary<Bound> = fc.oneof(
+  { weight: on("capacity") ? 1 : 0, arbitrary: fc.record({ capacity: capacities, idleMs: none, ttlMs: none }) },
+  { weight: on("idle") ? 2 : 0, arbitrary: fc.record({ capacity: none, idleMs: idles, ttlMs: none }) },
+  { weight: on("ttl") ? 1 : 0, arbitrary: fc.record({ capacity: none, idleMs: none, ttlMs: ttls }) },
   {
-    weight: 3,
+    weight: 2,
     arbitrary: fc.record({
-      capacity: on("capacity") ? weighted([1, undefined], [2, 1], [1, 2]) : fc.constant(undefined),
-      idleMs: on("idle") ? weighted([2, undefined], [1, 2], [1, 4], [1, 8]) : fc.constant(undefined),
-      ttlMs: on("ttl") ? weighted([2, undefined], [1, 3], [1, 6], [1, 12]) : fc.constant(undefined)
+      capacity: on("capacity") ? fc.oneof(none, capacities) : none,
+      idleMs: on("idle") ? fc.oneof(none, idles) : none,
+      ttlMs: on("ttl") ? fc.oneof(none, ttls) : none
     })
   }
+)
+const bound: fc.Arbitrary<Bound | undefined> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  { weight: 3, arbitrary: someBound }
 )
 const isBounded = (b: Bound | undefined): b is Bound =>
   b !== undefined && (b.capacity !== undefined || b.idleMs !== undefined || b.ttlMs !== undefined)
@@ -477,7 +517,7 @@ const focused = (focus: { readonly prim: Invalidatable; readonly loop: number } 
     : fc.oneof(
         { weight: 22, arbitrary: command },
         {
-          weight: 10,
+          weight: 14,
           arbitrary: fc.record({
             _tag: fc.constant("Use" as const),
             loop: fc.constant(focus.loop),
@@ -488,34 +528,45 @@ const focused = (focus: { readonly prim: Invalidatable; readonly loop: number } 
             interruptAfter
           })
         },
-        { weight: 3, arbitrary: fc.record({ _tag: fc.constant("Sleep" as const), ms: fc.integer({ min: 1, max: 6 }) }) }
+        { weight: 3, arbitrary: fc.record({ _tag: fc.constant("Sleep" as const), ms: fc.integer({ min: 1, max: 8 }) }) }
       )
 const scenario: fc.Arbitrary<Scenario> = fc
   .oneof(
-    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
     {
       weight: bounded ? 1 : 0,
       arbitrary: fc.record({ prim: fc.constantFrom(...invalidatables), loop: loopIndex })
     }
   )
   .chain((focus) => scenarioWith(focus))
-const scenarioWith = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) =>
-  fc.record({
+const scenarioWith = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) => {
+  // The focused definition is bounded.
+  const boundOf = (prim: Invalidatable) => (focus?.prim === prim ? someBound : bound)
+  return fc.record({
     bounds: fc.record({
-      singleton: bound,
-      stickySingleton: bound,
-      memoize: bound,
-      promiseSticky: bound,
-      promiseSingleton: bound
+      singleton: boundOf("singleton"),
+      stickySingleton: boundOf("stickySingleton"),
+      memoize: boundOf("memoize"),
+      promiseSticky: boundOf("promiseSticky"),
+      promiseSingleton: boundOf("promiseSingleton")
     }),
     shareId: on("id") ? fc.boolean() : fc.constant(false),
     shapes: on("shapes")
       ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
       : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
-    behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
+    // Focused, half the time every construction behaves alike: constructions of two keys started together then
+    // complete together, and the second, past the capacity, evicts the first while its waiters are being resumed.
+    behaviors:
+      focus === undefined
+        ? fc.array(behavior, { minLength: 1, maxLength: 8 })
+        : fc.oneof(
+            fc.array(behavior, { minLength: 1, maxLength: 8 }),
+            behavior.map((b) => [b])
+          ),
     mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
     commands: fc.array(focused(focus), { minLength: 1, maxLength: 30 })
   })
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The world
@@ -1013,6 +1064,9 @@ const channel = (via: "queue" | "deferred" | "semaphore"): { wait: Effect.Effect
  * than its capacity (the library evicts past it as a construction completes), and no construction in flight has
  * been forgotten (an eviction takes only a ready value: a pending one stays, for its waiters and later callers).
  */
+/** The Promises of Promise `singleton` functions that have not settled yet. */
+const inFlight = new WeakSet<object>()
+
 const checkHeld = (world: World, loops: ReadonlyArray<Binding.Loop>) => {
   loops.forEach((loop, index) => {
     if (loop.isClosed) return
@@ -1020,7 +1074,8 @@ const checkHeld = (world: World, loops: ReadonlyArray<Binding.Loop>) => {
       const capacity = owner.bounds?.capacity ?? Number.POSITIVE_INFINITY
       if (capacity === Number.POSITIVE_INFINITY) continue
       let held = 0
-      for (const entry of table.values()) if (entry.ready) held++
+      // A Promise `singleton`'s Promise still running is a pending construction, not a completed value.
+      for (const entry of table.values()) if (entry.ready && !inFlight.has(entry.value as object)) held++
       if (held > capacity) {
         world.violations.push(
           `7: loop ${index} holds ${held} values of a ${owner.definedAs ?? "definition"} of capacity ${capacity}`
@@ -1116,7 +1171,11 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
   const pSingles = twins(() =>
     promiseSingleton((...args: ReadonlyArray<unknown>) => {
       const { key, render } = call(args)
-      return promiseResource(world, "promiseSingleton", key, render)
+      const promise = promiseResource(world, "promiseSingleton", key, render)
+      inFlight.add(promise)
+      const settled = () => void inFlight.delete(promise)
+      promise.then(settled, settled)
+      return promise
     }, promiseOptionsOf("promiseSingleton"))
   )
   const pSticky = pStickies[0]
@@ -1187,6 +1246,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     if (cmd.spelling.trailing > 0 && isKeyed(cmd.prim)) count("trailing undefined arguments")
     const caller = newCaller(cmd.loop, cmd.prim, cmd.key, false)
     callers.push(caller)
+    if (s.shareId && cmd.spelling.twin && isKeyed(cmd.prim)) count("call through a twin under a shared id")
     const reuse = () => {
       if (!cmd.spelling.mutate || !isKeyed(cmd.prim)) return
       count("caller mutated its argument after the call")
@@ -1870,11 +1930,12 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
   }
   for (const c of world.constructions) {
     const started = c.releaseStarts[0]
-    if (!c.releaseFailed || loggedFailed.has(c.id) || started === undefined) continue
+    if (!c.releaseFailed || started === undefined) continue
     // A release before the close (an interrupted `enter`'s) fails its construction instead; one run by invalidate
     // fails the invalidation; an eviction's reaches no caller, and is logged (8).
     const evicted = world.evictedForSure(c)
     if (evicted) count("eviction's release failed")
+    if (loggedFailed.has(c.id)) continue
     if ((!(started > world.closeCalled[c.loop]!) && !evicted) || world.invalidatedBefore(c, started)) continue
     const name = loggedName(c)
     if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`))) {
@@ -1905,11 +1966,13 @@ const count = (what: string, n = 1) => {
 const countEviction = (reasons: ReadonlyArray<string>, how: string): boolean => {
   if (reasons.length === 0) return false
   count(reasons.length === 1 ? `eviction by ${reasons[0]} (${how})` : `eviction, ambiguous (${how})`)
+  if (reasons.length === 1) count(`eviction by ${reasons[0]}`)
   return true
 }
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
   for (const c of world.constructions) {
     count(`construction ${c.outcome}`)
+    if (c.prim === "memoize") count(`memoize construction ${c.outcome}`)
     if (c.behavior.shield !== "none") count(`construction shielded (${c.behavior.shield})`)
     if (c.behavior.block !== "none") count(`construction blocked (${c.behavior.block})`)
   }
@@ -2042,7 +2105,15 @@ it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`,
         "caller interrupted after a burn",
         "probe of an interrupted caller's key",
         "invalidate of a held value",
-        "invalidate's release running when its loop closed"
+        "invalidate's release running when its loop closed",
+        "memoize construction ok",
+        "call through a twin under a shared id",
+        "eviction by capacity",
+        "eviction by idle",
+        "eviction by ttl",
+        "eviction's release running when its loop closed",
+        "eviction's release failed",
+        "eviction's release hung"
       ])
     )
   } else {
