@@ -113,8 +113,12 @@ import { captureConsole, type Logged } from "./helpers.js"
 const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
-/** How late the event loop may run a sweep's timer within its phase (see World.evictable). */
-const IDLE_SLACK_MS = 2
+/**
+ * How much sooner than its idle time (plus a sweep) the model lets an idle value go: the wall clock's
+ * milliseconds are whole, and the event loop may run a sweep's timer late within its phase (see World.evictable).
+ */
+const IDLE_SLACK_MS = Number(process.env.MODEL_IDLE_SLACK_MS ?? 2)
+const idleMargins: Array<number> = []
 /** How long the model waits for everything to settle before it calls the run hung. */
 const HANG_MS = Number(process.env.MODEL_HANG_MS ?? 5_000)
 const RUNS = Number(process.env.MODEL_RUNS ?? 1_000)
@@ -355,6 +359,8 @@ interface Scenario {
   readonly bounds: Readonly<Record<Invalidatable, Bound | undefined>>
   /** Whether each keyed definition has a twin under the same `id`, which shares its values. */
   readonly shareId: boolean
+  /** Milliseconds to wait before the final closes, so that times to live run out on values left alone. */
+  readonly linger: number
   readonly behaviors: ReadonlyArray<Behavior>
   /** Whether each factory call fills in defaults on its argument, in turn. */
   readonly mutations: ReadonlyArray<boolean>
@@ -483,7 +489,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 )
 /** Small capacities (3 keys: evictions all the time) and times to live of a few ms (they fire mid-run). */
 const capacities = weighted<number | undefined>([2, 1], [1, 2])
-const idles = weighted<number | undefined>([1, 3], [1, 5], [1, 8])
+const idles = weighted<number | undefined>([1, 2], [1, 4], [1, 6])
 const ttls = weighted<number | undefined>([1, 2], [1, 4], [1, 8])
 const none = fc.constant(undefined)
 /** One bound alone (so that the model can tell which one evicted), or several, as the features allow. */
@@ -551,6 +557,7 @@ const scenarioWith = (focus: { readonly prim: Invalidatable; readonly loop: numb
       promiseSingleton: boundOf("promiseSingleton")
     }),
     shareId: on("id") ? fc.boolean() : fc.constant(false),
+    linger: focus === undefined ? fc.constant(0) : fc.integer({ min: 0, max: 8 }),
     shapes: on("shapes")
       ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
       : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
@@ -756,8 +763,14 @@ class World {
     const reasons: Array<"ttl" | "idle" | "capacity"> = []
     const completedMs = c.prim === "promiseSingleton" ? c.startMs : c.endMs!
     if (bound.ttlMs !== undefined && atMs - completedMs >= bound.ttlMs) reasons.push("ttl")
-    if (bound.idleMs !== undefined && atMs - Math.max(completedMs, c.lastIssueMs) >= bound.idleMs - IDLE_SLACK_MS)
-      reasons.push("idle")
+    if (bound.idleMs !== undefined) {
+      // The library sweeps every quarter of the shorter time (1 ms at least), and takes a value for idle once it
+      // was not used since the sweep of idleTimeToLive plus one sweep ago.
+      const sweepMs = Math.max(1, Math.min(bound.idleMs, bound.ttlMs ?? Number.POSITIVE_INFINITY) / 4)
+      const idleFor = atMs - Math.max(completedMs, c.lastIssueMs)
+      if (idleFor >= bound.idleMs + sweepMs - IDLE_SLACK_MS) reasons.push("idle")
+      this.idleMargin = idleFor - bound.idleMs - sweepMs
+    }
     if (bound.capacity !== undefined) {
       const completed = (z: Construction) => (z.prim === "promiseSingleton" ? z.start : z.end!)
       const others = this.constructions.filter(
@@ -790,6 +803,8 @@ class World {
       !this.invalidatedBefore(c, started)
     )
   }
+  /** How long past its idle time (plus a sweep) the value last asked about had been idle: the margin of the rule. */
+  idleMargin = 0
   settle(c: Construction, outcome: "ok" | "failed") {
     if (c.outcome !== undefined) this.violations.push(`construction ${c.id} settled twice`)
     c.outcome = outcome
@@ -1568,6 +1583,10 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     world.probing = false
   }
 
+  if (s.linger > 0) {
+    await sleep(s.linger)
+    checkHeld(world, loops)
+  }
   for (let loop = 0; loop < LOOPS; loop++) close(loop)
   // Invariant 5: everything settles, within a deadline.
   let timer: NodeJS.Timeout | undefined
@@ -1595,7 +1614,50 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
   return world
 }
 
+/**
+ * Invariant 1, for `x`, evicted by its owner's capacity for sure: it was the least recently used of the values its
+ * owner kept. A value `z` of another key, released only after `x` (so still held when `x` was forgotten), whose
+ * last use before then came surely before `x`'s last use, should have gone first. The model's bounds are loose on
+ * purpose: `x`'s last use is at least its completion and the issue of each call that received it; `z`'s is at most
+ * its first receipt and the settling of each call of its key issued before `x`'s release (a hit is in between).
+ */
+const checkLeastRecentlyUsed = (world: World, callers: ReadonlyArray<Caller>, x: Construction) => {
+  const forgottenBy = x.releaseStarts[0]!
+  const sameOwner = (z: Construction) =>
+    z !== x && z.loop === x.loop && groupOf(z.prim) === groupOf(x.prim) && z.key !== x.key
+  const xUsed = Math.max(
+    x.end!,
+    ...callers.flatMap((c) => (c.result?._tag === "value" && c.result.c === x ? [c.issuedAt] : []))
+  )
+  for (const z of world.constructions) {
+    if (
+      !sameOwner(z) ||
+      z.outcome !== "ok" ||
+      z.firstReceipt === undefined ||
+      !(z.releaseStarts[0]! > forgottenBy) ||
+      world.invalidatedBefore(z, forgottenBy)
+    )
+      continue
+    const zUsed = Math.max(
+      z.firstReceipt,
+      ...callers.flatMap((c) =>
+        c.loop === z.loop && groupOf(c.prim) === groupOf(z.prim) && c.key === z.key && c.issuedAt < forgottenBy
+          ? [c.settledAt ?? Number.POSITIVE_INFINITY]
+          : []
+      )
+    )
+    count("capacity eviction checked against a value kept")
+    if (xUsed > zUsed) {
+      world.violations.push(
+        `1: the capacity evicted construction ${x.id} (${x.prim} ${x.key} on loop ${x.loop}, used at ${xUsed}) before construction ${z.id} of key ${z.key}, last used by ${zUsed}: not the least recently used`
+      )
+    }
+  }
+}
+
+let lastWorld: World | undefined
 const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
+  lastWorld = world
   const v = world.violations
   // A construction on a loop of no scenario is a violation already; the model follows it no further.
   for (const c of world.constructions.filter((c) => c.loop >= 0)) {
@@ -1627,7 +1689,10 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         if (reasons.length === 0) {
           const bounded = world.boundOf(c) === undefined ? "" : ", nor could its bounds have evicted it yet"
           v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated${bounded}`)
-        } else countEviction(reasons, "released")
+        } else {
+          countEviction(reasons, "released")
+          if (reasons.length === 1 && reasons[0] === "capacity") checkLeastRecentlyUsed(world, callers, c)
+        }
       }
     }
     if (!isScoped(c.prim) && c.releaseStarts.length > 0)
@@ -1967,6 +2032,7 @@ const countEviction = (reasons: ReadonlyArray<string>, how: string): boolean => 
   if (reasons.length === 0) return false
   count(reasons.length === 1 ? `eviction by ${reasons[0]} (${how})` : `eviction, ambiguous (${how})`)
   if (reasons.length === 1) count(`eviction by ${reasons[0]}`)
+  if (reasons.length === 1 && reasons[0] === "idle") idleMargins.push(lastWorld!.idleMargin)
   return true
 }
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
@@ -2117,6 +2183,7 @@ it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`,
       ])
     )
   } else {
+    if (idleMargins.length > 0) process.stdout.write(`idle margins: ${JSON.stringify(idleMargins.sort((a, b) => a - b).slice(0, 20))}\n`)
     process.stdout.write(`model coverage over ${RUNS} scenarios (seed ${SEED}): ${JSON.stringify(coverage, null, 2)}\n`)
   }
 })
