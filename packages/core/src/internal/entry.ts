@@ -135,7 +135,10 @@ export class Entry implements Construction {
   acquireMs = 0
   /** Position in the loop's order of acquisition completion. */
   seq = 0
-  /** For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time); `IN_FLIGHT` while its value is a Promise still running. */
+  /**
+   * For a bounded owner: its count of uses when a call last asked for it (least recently used, idle time);
+   * `IN_FLIGHT` while its value is a Promise still running.
+   */
   usedAt = 0
   /** Acquired by the Promise API: its failures are told to Promise users in their terms. */
   fromPromise = false
