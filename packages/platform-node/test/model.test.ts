@@ -84,7 +84,10 @@
  * scenarios to the base model plus the features named (capacity, idle and
  * ttl: the bounds; id: twins under a shared id), and MODEL_SHAPES=proto,
  * symbol,... the key shapes;
- * MODEL_HANG_MS (default 5,000) is how long a run may take to settle.
+ * MODEL_HANG_MS (default 5,000) is how long a run may take to settle, and
+ * MODEL_IDLE_SLACK_MS (default 2) how much sooner than its idle time to live
+ * (plus a sweep) an idle value may go; a run that prints its coverage also
+ * prints the smallest margins its idle evictions had over that rule.
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
@@ -1135,7 +1138,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
   }
   // The Effect side takes any Duration input: a string here, a number of milliseconds for the time to live.
-  const optionsOf = (prim: Invalidatable, _side: "effect") => {
+  const effectOptionsOf = (prim: Invalidatable) => {
     const options = promiseOptionsOf(prim)
     const idle = options?.idleTimeToLive
     return idle === undefined ? options : { ...options, idleTimeToLive: `${idle} millis` as const }
@@ -1145,31 +1148,22 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     return [first, s.shareId ? define() : first]
   }
   const singles = twins(() =>
-    LoopLocal.singleton(
-      (...args: ReadonlyArray<unknown>) => {
-        const { key, render } = call(args)
-        return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
-      },
-      optionsOf("singleton", "effect")
-    )
+    LoopLocal.singleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
+    }, effectOptionsOf("singleton"))
   )
   const stickies = twins(() =>
-    LoopLocal.stickySingleton(
-      (...args: ReadonlyArray<unknown>) => {
-        const { key, render } = call(args)
-        return effectResource(world, "stickySingleton", key, render)
-      },
-      optionsOf("stickySingleton", "effect")
-    )
+    LoopLocal.stickySingleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return effectResource(world, "stickySingleton", key, render)
+    }, effectOptionsOf("stickySingleton"))
   )
   const memos = twins(() =>
-    LoopLocal.memoize(
-      (...args: ReadonlyArray<unknown>) => {
-        const { key, render } = call(args)
-        return Layer.scoped(Built, effectResource(world, "memoize", key, render))
-      },
-      optionsOf("memoize", "effect")
-    )
+    LoopLocal.memoize((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return Layer.scoped(Built, effectResource(world, "memoize", key, render))
+    }, effectOptionsOf("memoize"))
   )
   const single = singles[0]
   const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key, "[Effect]"))
