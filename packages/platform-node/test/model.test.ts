@@ -86,7 +86,7 @@
  * symbol,... the key shapes;
  * MODEL_HANG_MS (default 5,000) is how long a run may take to settle, and
  * MODEL_IDLE_SLACK_MS (default 2) how much sooner than its idle time to live
- * (plus a sweep) an idle value may go; a run that prints its coverage also
+ * an idle value may go (the clocks' rounding); a run that prints its coverage also
  * prints the smallest margins its idle evictions had over that rule.
  */
 import { LoopLocal } from "@loop-local/core"
@@ -117,8 +117,11 @@ const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
 /**
- * How much sooner than its idle time (plus a sweep) the model lets an idle value go: the wall clock's
- * milliseconds are whole, and the event loop may run a sweep's timer late within its phase (see World.evictable).
+ * How much sooner than its idle time to live the model lets an idle value go. The library counts idle time in
+ * sweeps (a value unused since the sweep idleTimeToLive plus one sweep ago goes); an interval timer is never early
+ * on the event loop's clock, and one run late within its phase makes the next run at once, so a value goes at
+ * least idleTimeToLive after the sweep that last saw it used, by the event loop's clock. That clock and the wall
+ * clock the model reads (Date.now(), as the library's times to live do) are both whole milliseconds, each floored.
  */
 const IDLE_SLACK_MS = Number(process.env.MODEL_IDLE_SLACK_MS ?? 2)
 const idleMargins: Array<number> = []
@@ -756,7 +759,7 @@ class World {
    * - `ttl`: its time to live had passed since it completed (the library's completion comes after the model's end;
    *   a Promise `singleton`'s value is its function's Promise, stored when the function returned);
    * - `idle`: no call received it that was issued within its idle time to live (a hit is a use, and so is its
-   *   completion), less IDLE_SLACK_MS for the sweeps' timers, which the event loop may run late within a phase;
+   *   completion), less IDLE_SLACK_MS for the rounding of two clocks;
    * - `capacity`: values of `capacity` other keys of its owner and loop had completed by then, one of them after
    *   `c` began (a completion past the capacity evicts the least recently used others), none released before.
    */
@@ -767,12 +770,9 @@ class World {
     const completedMs = c.prim === "promiseSingleton" ? c.startMs : c.endMs!
     if (bound.ttlMs !== undefined && atMs - completedMs >= bound.ttlMs) reasons.push("ttl")
     if (bound.idleMs !== undefined) {
-      // The library sweeps every quarter of the shorter time (1 ms at least), and takes a value for idle once it
-      // was not used since the sweep of idleTimeToLive plus one sweep ago.
-      const sweepMs = Math.max(1, Math.min(bound.idleMs, bound.ttlMs ?? Number.POSITIVE_INFINITY) / 4)
       const idleFor = atMs - Math.max(completedMs, c.lastIssueMs)
-      if (idleFor >= bound.idleMs + sweepMs - IDLE_SLACK_MS) reasons.push("idle")
-      this.idleMargin = idleFor - bound.idleMs - sweepMs
+      if (idleFor >= bound.idleMs - IDLE_SLACK_MS) reasons.push("idle")
+      this.idleMargin = idleFor - bound.idleMs
     }
     if (bound.capacity !== undefined) {
       const completed = (z: Construction) => (z.prim === "promiseSingleton" ? z.start : z.end!)
@@ -806,7 +806,7 @@ class World {
       !this.invalidatedBefore(c, started)
     )
   }
-  /** How long past its idle time (plus a sweep) the value last asked about had been idle: the margin of the rule. */
+  /** How long past its idle time to live the value last asked about had been idle: the margin of the rule. */
   idleMargin = 0
   settle(c: Construction, outcome: "ok" | "failed") {
     if (c.outcome !== undefined) this.violations.push(`construction ${c.id} settled twice`)
@@ -1681,7 +1681,11 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         // An eviction: only of a value its bounds could evict by then.
         const reasons = world.evictable(c, c.releaseStartMs!, releasedAt)
         if (reasons.length === 0) {
-          const bounded = world.boundOf(c) === undefined ? "" : ", nor could its bounds have evicted it yet"
+          const bound = world.boundOf(c)
+          const bounded =
+            bound === undefined
+              ? ""
+              : `, nor could its bounds have evicted it yet (${JSON.stringify(bound)}; completed at ${c.endMs}, last call issued at ${c.lastIssueMs}, released at ${c.releaseStartMs}, idle margin ${world.idleMargin})`
           v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated${bounded}`)
         } else {
           countEviction(reasons, "released")
