@@ -4,7 +4,7 @@
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it } from "vitest"
 import { run, singleton } from "../src/index.js"
@@ -112,5 +112,87 @@ describe("the partial release of an interrupted enter, failing while its loop st
     const report = await Binding.close(loop)
     expect(report.releases).toEqual([])
     expect(logs).toHaveLength(1)
+  })
+})
+
+describe("a memoized layer whose build is interrupted by its loop's close", () => {
+  // Model: `6: the release of construction 2 (memoize { id: 1, host: "db" }) failed during the close of loop 2,
+  // which does not report it` (seed 20261125, once memoize(f) joined the model). The loop's close interrupts the
+  // build; Effect's MemoMap then closes the layer's own inner scope, running the release of what the build acquired,
+  // and the build fails with that release's failure. The construction's exit carries it, and nobody awaits that exit
+  // (the waiters were failed with LoopClosedError at the close's start): the failure is neither in the close's
+  // report nor logged (DESIGN: "every failure is reported").
+  class Service extends Context.Tag("findings/Service")<Service, { readonly n: number }>() {}
+  const build = LoopLocal.memoize((n: number) =>
+    Layer.scoped(
+      Service,
+      Effect.zipRight(
+        Effect.acquireRelease(Effect.void, () => Effect.die(new Error("release failed"))),
+        Effect.as(
+          Effect.promise(() => sleep(50)),
+          { n }
+        )
+      )
+    )
+  )
+
+  it("has its partial release's failure in the close's report, and logged", async () => {
+    const logs = captureConsole()
+    const loop = Binding.makeLoop({ deadlineMs: 1_000 })
+    const caller = loop.runPromise(Effect.provide(Service, build(1))).catch((e: unknown) => e)
+    await sleep(5)
+    const report = await Binding.close(loop)
+    expect(LoopLocal.isLoopClosedError(await caller)).toBe(true)
+    expect(report.releases.map((r) => `${r.kind} ${r.key} ${r.outcome}`)).toEqual(["memoize 1 failed"])
+    expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/release of memoize 1 failed/)])
+  })
+})
+
+describe("the Promise API's bounded singleton while a Promise it returned is in flight", () => {
+  // Model: `4: constructions 0 and 2 of promiseSingleton 2 on loop 0 overlap` (seed 20261125, once bounded owners
+  // joined the model). The Promise is stored as the key's value when the function returns it, so the bounds took it
+  // for a completed value: another key's call past the capacity, or the time to live, evicted it while it was in
+  // flight, and the next call of its key ran the function again beside it (DESIGN: "Pending constructions do not
+  // count and are never evicted"; concurrent calls for one key share a single construction).
+  it("does not evict it past the capacity: a later call of its key joins it", async () => {
+    await run(async () => {
+      let calls = 0
+      const load = singleton(
+        async (key: string) => {
+          calls++
+          await sleep(10)
+          return key
+        },
+        { capacity: 1 }
+      )
+      const first = load("a")
+      void load("b")
+      expect(load("a")).toBe(first)
+      expect(calls).toBe(2)
+      await first
+    })
+  })
+
+  it("does not evict it at its time to live, which counts from its resolution", async () => {
+    await run(async () => {
+      let calls = 0
+      const load = singleton(
+        async (key: string) => {
+          calls++
+          await sleep(30)
+          return key
+        },
+        { timeToLive: 10 }
+      )
+      const first = load("a")
+      await sleep(20)
+      expect(load("a")).toBe(first)
+      await first
+      expect(load("a")).toBe(first)
+      expect(calls).toBe(1)
+      await sleep(25)
+      expect(load("a")).not.toBe(first)
+      expect(calls).toBe(2)
+    })
   })
 })

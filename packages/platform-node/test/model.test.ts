@@ -1,11 +1,19 @@
 /**
  * Model-based property test of the lifetime guarantees.
  *
- * A scenario is a random sequence of commands over 3 loops, 3 keys and 7
+ * A scenario is a random sequence of commands over 3 loops, 3 keys and 8
  * primitives of both APIs: uses (first use or reuse), interrupting a waiting
  * caller, invalidating, closing a loop (while constructions are in flight),
  * fibers of one loop woken by another loop's fiber, and yields of the event
- * loop between them. Every construction follows a random behavior: how many
+ * loop between them. The keyed definitions (singleton, stickySingleton and
+ * memoize(f) of the Effect API, singleton and stickySingleton of the Promise
+ * API) may be bounded: a capacity of 1 or 2 (with 3 keys, evictions all the
+ * time), an idle time to live and a time to live of a few milliseconds, which
+ * the library's own unref'd sweep timers enforce while constructions run,
+ * hits happen, invalidations run and loops close; and each may have a twin
+ * defined under the same `id`, sharing its values. One scenario in two
+ * focuses its uses on one bounded definition in one loop, with sleeps of a
+ * few milliseconds between, so that its values come and go. Every construction follows a random behavior: how many
  * parts it acquires, how long it takes (microtasks and event-loop turns),
  * whether part of it is uninterruptible, whether it hangs (forever, or until
  * its loop has closed), whether it fails, and whether its release is slow,
@@ -18,24 +26,43 @@
  * The invariants (each violation's message starts with its number):
  * 1. Every part and every resource that came into being is released exactly
  *    once (a value arriving after its loop began closing too), never before
- *    its loop closed or it was invalidated; a value without a release never.
+ *    its loop closed, it was invalidated, or its bounds could have evicted it
+ *    (see World.evictable: its time to live passed, no call within its idle
+ *    time, or values of `capacity` other keys completed); a value without a
+ *    release never; a caller handed a value receives it unreleased (an
+ *    eviction releases one event-loop turn later).
  * 2. A close's releases run in reverse order of completion and start at once
  *    (within three event-loop turns), whatever constructions still run; a
  *    construction unfinished when the close resolves is reported abandoned.
+ *    (Values their bounds could have evicted before the close are left out.)
  * 3. Every value handed to a caller is of the caller's own loop (a fiber
  *    woken by another loop's fiber included, whose currentLoop() is its own);
  *    callers of a closing loop get LoopClosedError, callers waiting when it
  *    begins closing get it at once, and an open loop never gives it.
  * 4. One construction and one value per loop and key at a time, whatever the
- *    key's shape and whoever mutates it; a failed construction is not cached;
+ *    key's shape and whoever mutates it: a key is constructed again only
+ *    after its value was invalidated or could have been evicted (the old
+ *    value's release, a turn later, may overlap the new construction; two
+ *    constructions never overlap, so a construction in flight, a Promise
+ *    singleton's Promise included, is never evicted); a failed construction
+ *    is not cached;
  *    a release sees its own loop, and one at a close that uses it finds it
  *    closing and registers nothing anywhere (the default loop stays empty);
  *    invalidate fails only with LoopClosedError or its release's failure.
  * 5. Everything settles: callers, invalidations, closes; a key whose caller
  *    was interrupted, at whatever point of its call, is not left pending.
  * 6. A shared construction is interrupted only by its loop's close; a release
- *    still running when a close resolves (one run by invalidate included) is
- *    reported abandoned, and one that failed during the close, failed.
+ *    still running when a close resolves (one run by invalidate or by an
+ *    eviction included: the close waits for them) is reported abandoned, and
+ *    one that failed during the close, failed.
+ * 7. An open loop's bounded owner never holds more completed values than its
+ *    capacity (checked on the library's tables, as inspect sees them, after
+ *    every command, sleep, yield and receipt), and none of its constructions
+ *    in flight has been forgotten.
+ * 8. An eviction's release that fails or hangs reaches no caller (an
+ *    invalidation fails only with its own key's release) and is logged as a
+ *    WARN (failed, or abandoned at the close that waited for it); one that
+ *    ended before its loop's close began is not in that close's report.
  *
  * Keys come in the shapes that broke the library when tried adversarially:
  * plain objects (key order varying), arrays, objects with own enumerable
@@ -53,15 +80,34 @@
  * each kind of violation occurred (to see what a change breaks; with
  * MODEL_SURVEY_OUT=<file> it writes each kind's first scenario there, to
  * rerun with MODEL_REPLAY=<file>:<index>). MODEL_ONLY=shapes,mutate,trailing,
- * shield,relay,releaseUses,interrupt narrows the scenarios to the base model
- * plus the features named, and MODEL_SHAPES=proto,symbol,... the key shapes;
- * MODEL_HANG_MS (default 5,000) is how long a run may take to settle.
+ * shield,relay,releaseUses,interrupt,memoize,capacity,idle,ttl,id narrows the
+ * scenarios to the base model plus the features named (capacity, idle and
+ * ttl: the bounds; id: twins under a shared id), and MODEL_SHAPES=proto,
+ * symbol,... the key shapes;
+ * MODEL_HANG_MS (default 5,000) is how long a run may take to settle, and
+ * MODEL_IDLE_SLACK_MS (default 2) how much sooner than its idle time to live
+ * an idle value may go (the clocks' rounding); a run that prints its coverage also
+ * prints the smallest margins its idle evictions had over that rule.
  */
 import { LoopLocal } from "@loop-local/core"
 import * as Binding from "@loop-local/core/internal"
-import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, FiberId, Option, Queue, Runtime, Scope } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  FiberId,
+  Layer,
+  Option,
+  Queue,
+  Runtime,
+  Scope
+} from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
-import { setImmediate as tick } from "node:timers/promises"
+import { setTimeout as sleep, setImmediate as tick } from "node:timers/promises"
 import { expect, it } from "vitest"
 import { nodeRealm } from "../src/internal/current.js"
 import { currentLoop, singleton as promiseSingleton, stickySingleton as promiseStickySingleton } from "../src/index.js"
@@ -70,6 +116,15 @@ import { captureConsole, type Logged } from "./helpers.js"
 const LOOPS = 3
 const KEYS = 3
 const DEADLINE_MS = 20
+/**
+ * How much sooner than its idle time to live the model lets an idle value go. The library counts idle time in
+ * sweeps (a value unused since the sweep idleTimeToLive plus one sweep ago goes); an interval timer is never early
+ * on the event loop's clock, and one run late within its phase makes the next run at once, so a value goes at
+ * least idleTimeToLive after the sweep that last saw it used, by the event loop's clock. That clock and the wall
+ * clock the model reads (Date.now(), as the library's times to live do) are both whole milliseconds, each floored.
+ */
+const IDLE_SLACK_MS = Number(process.env.MODEL_IDLE_SLACK_MS ?? 2)
+const idleMargins: Array<number> = []
 /** How long the model waits for everything to settle before it calls the run hung. */
 const HANG_MS = Number(process.env.MODEL_HANG_MS ?? 5_000)
 const RUNS = Number(process.env.MODEL_RUNS ?? 1_000)
@@ -84,21 +139,51 @@ const DEFAULT_RUN = !Object.keys(process.env).some((name) => name.startsWith("MO
 const SURVEY = process.env.MODEL_SURVEY === "1"
 const ONLY = process.env.MODEL_ONLY?.split(",")
 /** Whether the scenarios use a feature beyond the base model. */
-const on = (feature: "shapes" | "mutate" | "trailing" | "shield" | "relay" | "releaseUses" | "interrupt") =>
-  ONLY === undefined || ONLY.includes(feature)
+const on = (
+  feature:
+    | "shapes"
+    | "mutate"
+    | "trailing"
+    | "shield"
+    | "relay"
+    | "releaseUses"
+    | "interrupt"
+    | "memoize"
+    | "capacity"
+    | "idle"
+    | "ttl"
+    | "id"
+) => ONLY === undefined || ONLY.includes(feature)
 
-type Prim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter" | "promiseSticky" | "promiseSingleton"
+type Prim =
+  | "singleton"
+  | "stickySingleton"
+  | "memoize"
+  | "enterOnce"
+  | "sticky"
+  | "enter"
+  | "promiseSticky"
+  | "promiseSingleton"
 const prims: ReadonlyArray<Prim> = [
   "singleton",
   "stickySingleton",
+  ...(on("memoize") ? (["memoize"] as const) : []),
   "enterOnce",
   "sticky",
   "enter",
   "promiseSticky",
   "promiseSingleton"
 ]
-type EffectPrim = "singleton" | "stickySingleton" | "enterOnce" | "sticky" | "enter"
-type Invalidatable = "singleton" | "stickySingleton" | "promiseSticky" | "promiseSingleton"
+type EffectPrim = "singleton" | "stickySingleton" | "memoize" | "enterOnce" | "sticky" | "enter"
+/** The keyed definitions: invalidated by key, and bounded when the scenario says so. */
+type Invalidatable = "singleton" | "stickySingleton" | "memoize" | "promiseSticky" | "promiseSingleton"
+const invalidatables: ReadonlyArray<Invalidatable> = [
+  "singleton",
+  "stickySingleton",
+  ...(on("memoize") ? (["memoize"] as const) : []),
+  "promiseSticky",
+  "promiseSingleton"
+]
 type PromisePrim = "promiseSticky" | "promiseSingleton"
 /** enterOnce and sticky of one resource share one acquisition. */
 const groupOf = (prim: Prim) => (prim === "sticky" ? "enterOnce" : prim)
@@ -121,8 +206,10 @@ interface Spelling {
   readonly trailing: number
   readonly order: boolean
   readonly mutate: boolean
+  /** Through the definition's twin, defined under the same `id` (when the scenario shares one). */
+  readonly twin: boolean
 }
-const plainSpelling: Spelling = { trailing: 0, order: false, mutate: false }
+const plainSpelling: Spelling = { trailing: 0, order: false, mutate: false, twin: false }
 
 const TENANT = Symbol("tenant")
 /** The key a release asks for: nothing may ever be constructed for it. */
@@ -253,6 +340,8 @@ type Command =
     }
   | { readonly _tag: "Close"; readonly loop: number }
   | { readonly _tag: "Yield"; readonly immediate: boolean; readonly times: number }
+  /** Lets a few milliseconds pass, so that times to live run out while the scenario goes on. */
+  | { readonly _tag: "Sleep"; readonly ms: number }
   | {
       readonly _tag: "Relay"
       readonly waiter: number
@@ -263,8 +352,21 @@ type Command =
       readonly spelling: Spelling
     }
 
+/** A keyed definition's bounds: capacity, and times to live in milliseconds (short, so that they fire mid-run). */
+interface Bound {
+  readonly capacity: number | undefined
+  readonly idleMs: number | undefined
+  readonly ttlMs: number | undefined
+}
+
 interface Scenario {
   readonly shapes: ReadonlyArray<Shape>
+  /** Each keyed definition's bounds, or none. */
+  readonly bounds: Readonly<Record<Invalidatable, Bound | undefined>>
+  /** Whether each keyed definition has a twin under the same `id`, which shares its values. */
+  readonly shareId: boolean
+  /** Milliseconds to wait before the final closes, so that times to live run out on values left alone. */
+  readonly linger: number
   readonly behaviors: ReadonlyArray<Behavior>
   /** Whether each factory call fills in defaults on its argument, in turn. */
   readonly mutations: ReadonlyArray<boolean>
@@ -286,7 +388,7 @@ const behavior: fc.Arbitrary<Behavior> = fc.record({
   block: on("shield")
     ? weighted([28, "none" as const], [1, "forever" as const], [1, "untilClose" as const])
     : fc.constant("none" as const),
-  fails: fc.boolean(),
+  fails: weighted([2, false], [1, true]),
   releaseSteps: fc.integer({ min: 0, max: 2 }),
   releaseTurns: weighted([3, 0], [1, 1], [1, 2]),
   releaseFails: fc.boolean(),
@@ -301,7 +403,8 @@ const keyIndex = fc.integer({ min: 0, max: KEYS - 1 })
 const spelling: fc.Arbitrary<Spelling> = fc.record({
   trailing: on("trailing") ? weighted([3, 0], [1, 1], [1, 2]) : fc.constant(0),
   order: on("shapes") ? fc.boolean() : fc.constant(false),
-  mutate: on("mutate") ? fc.boolean() : fc.constant(false)
+  mutate: on("mutate") ? fc.boolean() : fc.constant(false),
+  twin: on("id") ? fc.boolean() : fc.constant(false)
 })
 /**
  * Work before an Effect call: yields, or a burn of 0-2,100 flatMaps, most of them where Effect's scheduler yields
@@ -344,7 +447,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       _tag: fc.constant("Invalidate" as const),
       loop: loopIndex,
-      prim: fc.constantFrom<Invalidatable>("singleton", "stickySingleton", "promiseSticky", "promiseSingleton"),
+      prim: fc.constantFrom(...invalidatables),
       key: keyIndex,
       spelling,
       closeAfter: fc.oneof(
@@ -390,14 +493,93 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       ]
     : [])
 )
-const scenario: fc.Arbitrary<Scenario> = fc.record({
-  shapes: on("shapes")
-    ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
-    : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
-  behaviors: fc.array(behavior, { minLength: 1, maxLength: 8 }),
-  mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
-  commands: fc.array(command, { minLength: 1, maxLength: 30 })
-})
+/** Small capacities (3 keys: evictions all the time) and times to live of a few ms (they fire mid-run). */
+const capacities = weighted<number | undefined>([1, 1], [1, 2])
+const idles = weighted<number | undefined>([1, 2], [1, 4], [1, 6])
+const ttls = weighted<number | undefined>([1, 2], [1, 4], [1, 8])
+const none = fc.constant(undefined)
+/** One bound alone (so that the model can tell which one evicted), or several, as the features allow. */
+const someBound: fc.Arbitrary<Bound> = fc.oneof(
+  { weight: on("capacity") ? 1 : 0, arbitrary: fc.record({ capacity: capacities, idleMs: none, ttlMs: none }) },
+  { weight: on("idle") ? 2 : 0, arbitrary: fc.record({ capacity: none, idleMs: idles, ttlMs: none }) },
+  { weight: on("ttl") ? 1 : 0, arbitrary: fc.record({ capacity: none, idleMs: none, ttlMs: ttls }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      capacity: on("capacity") ? fc.oneof(none, capacities) : none,
+      idleMs: on("idle") ? fc.oneof(none, idles) : none,
+      ttlMs: on("ttl") ? fc.oneof(none, ttls) : none
+    })
+  }
+)
+const bound: fc.Arbitrary<Bound | undefined> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  { weight: 3, arbitrary: someBound }
+)
+const isBounded = (b: Bound | undefined): b is Bound =>
+  b !== undefined && (b.capacity !== undefined || b.idleMs !== undefined || b.ttlMs !== undefined)
+const bounded = on("capacity") || on("idle") || on("ttl")
+/**
+ * Uses focused on one keyed definition in one loop, for a scenario in three: the keys of one owner then come and go
+ * in one loop, where its capacity and times to live act. Sleeps let those times run out mid-scenario.
+ */
+const focused = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) =>
+  focus === undefined
+    ? command
+    : fc.oneof(
+        { weight: 22, arbitrary: command },
+        {
+          weight: 14,
+          arbitrary: fc.record({
+            _tag: fc.constant("Use" as const),
+            loop: fc.constant(focus.loop),
+            prim: fc.constant<Prim>(focus.prim),
+            key: keyIndex,
+            spelling,
+            pre,
+            interruptAfter
+          })
+        },
+        { weight: 3, arbitrary: fc.record({ _tag: fc.constant("Sleep" as const), ms: fc.integer({ min: 1, max: 5 }) }) }
+      )
+const scenario: fc.Arbitrary<Scenario> = fc
+  .oneof(
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    {
+      weight: bounded ? 1 : 0,
+      arbitrary: fc.record({ prim: fc.constantFrom(...invalidatables), loop: loopIndex })
+    }
+  )
+  .chain((focus) => scenarioWith(focus))
+const scenarioWith = (focus: { readonly prim: Invalidatable; readonly loop: number } | undefined) => {
+  // The focused definition is bounded.
+  const boundOf = (prim: Invalidatable) => (focus?.prim === prim ? someBound : bound)
+  return fc.record({
+    bounds: fc.record({
+      singleton: boundOf("singleton"),
+      stickySingleton: boundOf("stickySingleton"),
+      memoize: boundOf("memoize"),
+      promiseSticky: boundOf("promiseSticky"),
+      promiseSingleton: boundOf("promiseSingleton")
+    }),
+    shareId: on("id") ? fc.boolean() : fc.constant(false),
+    linger: focus === undefined ? fc.constant(0) : fc.integer({ min: 0, max: 5 }),
+    shapes: on("shapes")
+      ? fc.array(fc.constantFrom(...scenarioShapes), { minLength: KEYS, maxLength: KEYS })
+      : fc.constant(Array.from({ length: KEYS }, () => "number" as const)),
+    // Focused, half the time every construction behaves alike: constructions of two keys started together then
+    // complete together, and the second, past the capacity, evicts the first while its waiters are being resumed.
+    behaviors:
+      focus === undefined
+        ? fc.array(behavior, { minLength: 1, maxLength: 8 })
+        : fc.oneof(
+            fc.array(behavior, { minLength: 1, maxLength: 8 }),
+            behavior.map((b) => [b])
+          ),
+    mutations: on("mutate") ? fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }) : fc.constant([false]),
+    commands: fc.array(focused(focus), { minLength: 1, maxLength: 30 })
+  })
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The world
@@ -427,6 +609,12 @@ interface Construction {
   releaseFailed: boolean
   /** When a caller first received its value or failure: an upper bound of when the loop saw it complete. */
   firstReceipt: number | undefined
+  /** Wall-clock times (Date.now(), the library's clock): its start, its end, its release's first start. */
+  readonly startMs: number
+  endMs: number | undefined
+  releaseStartMs: number | undefined
+  /** The latest issue (wall clock) of a call that received its value: no use of it by the library came before. */
+  lastIssueMs: number
 }
 
 class ConstructionFailed extends Error {
@@ -467,6 +655,8 @@ class World {
   readonly constructions: Array<Construction> = []
   readonly violations: Array<string> = []
   readonly closeCalled: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
+  /** The wall clock when each close began: no eviction comes after (its sweeps stop, nothing completes into it). */
+  readonly closeCalledMs: Array<number> = Array.from({ length: LOOPS }, () => Number.POSITIVE_INFINITY)
   /** The model's own event-loop turns after each close began: the first, and the third. */
   readonly closeTurn1: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
   readonly closeTurn3: Array<number | undefined> = Array.from({ length: LOOPS }, () => undefined)
@@ -528,7 +718,11 @@ class World {
       releaseEndedClosing: false,
       releaseHung: false,
       releaseFailed: false,
-      firstReceipt: undefined
+      firstReceipt: undefined,
+      startMs: Date.now(),
+      endMs: undefined,
+      releaseStartMs: undefined,
+      lastIssueMs: Number.NEGATIVE_INFINITY
     }
     if (c.loop === -1) {
       const where = loop === Binding.defaultLoop() ? "the default loop" : `loop ${loop?.id}`
@@ -554,10 +748,71 @@ class World {
         !(i.doneAt !== undefined && i.doneAt < c.start)
     )
   }
+  /** The bounds of the definition that made `c`, if bounded (twins share them, with their values). */
+  boundOf(c: Construction): Bound | undefined {
+    const b = isKeyed(c.prim) ? this.scenario.bounds[c.prim as Invalidatable] : undefined
+    return isBounded(b) ? b : undefined
+  }
+  /**
+   * Why the library may have evicted `c` (a value that completed) by the wall-clock time `atMs` and the logical
+   * time `at`, from what the model saw; empty when no eviction could have taken it then:
+   * - `ttl`: its time to live had passed since it completed (the library's completion comes after the model's end;
+   *   a Promise `singleton`'s value is its function's Promise, stored when the function returned);
+   * - `idle`: no call received it that was issued within its idle time to live (a hit is a use, and so is its
+   *   completion), less IDLE_SLACK_MS for the rounding of two clocks;
+   * - `capacity`: values of `capacity` other keys of its owner and loop had completed by then, one of them after
+   *   `c` began (a completion past the capacity evicts the least recently used others), none released before.
+   */
+  evictable(c: Construction, atMs: number, at: number): ReadonlyArray<"ttl" | "idle" | "capacity"> {
+    const bound = this.boundOf(c)
+    if (bound === undefined || c.outcome !== "ok") return []
+    const reasons: Array<"ttl" | "idle" | "capacity"> = []
+    const completedMs = c.prim === "promiseSingleton" ? c.startMs : c.endMs!
+    if (bound.ttlMs !== undefined && atMs - completedMs >= bound.ttlMs) reasons.push("ttl")
+    if (bound.idleMs !== undefined) {
+      const idleFor = atMs - Math.max(completedMs, c.lastIssueMs)
+      if (idleFor >= bound.idleMs - IDLE_SLACK_MS) reasons.push("idle")
+      this.idleMargin = idleFor - bound.idleMs
+    }
+    if (bound.capacity !== undefined) {
+      const completed = (z: Construction) => (z.prim === "promiseSingleton" ? z.start : z.end!)
+      const others = this.constructions.filter(
+        (z) =>
+          z.loop === c.loop &&
+          groupOf(z.prim) === groupOf(c.prim) &&
+          z.key !== c.key &&
+          (z.outcome === "ok" || z.prim === "promiseSingleton") &&
+          completed(z) < at &&
+          !(z.releaseStarts[0]! < c.start)
+      )
+      const keys = new Set(others.map((z) => z.key))
+      if (keys.size >= bound.capacity && others.some((z) => completed(z) > c.start)) reasons.push("capacity")
+    }
+    return reasons
+  }
+  /** Whether the library may have evicted `c` before its loop began closing (its release is then not the close's). */
+  mayBeEvictedBeforeClose(c: Construction): boolean {
+    const at = this.closeCalled[c.loop]
+    return at !== undefined && this.evictable(c, this.closeCalledMs[c.loop]!, at).length > 0
+  }
+  /** Whether `c`'s release was an eviction's for sure: started before its loop began closing, not by invalidate. */
+  evictedForSure(c: Construction): boolean {
+    const started = c.releaseStarts[0]
+    return (
+      started !== undefined &&
+      this.boundOf(c) !== undefined &&
+      c.outcome === "ok" &&
+      !(started > this.closeCalled[c.loop]!) &&
+      !this.invalidatedBefore(c, started)
+    )
+  }
+  /** How long past its idle time to live the value last asked about had been idle: the margin of the rule. */
+  idleMargin = 0
   settle(c: Construction, outcome: "ok" | "failed") {
     if (c.outcome !== undefined) this.violations.push(`construction ${c.id} settled twice`)
     c.outcome = outcome
     c.end = this.now()
+    c.endMs = Date.now()
   }
   /**
    * An interruption ends a construction, even one that recorded its outcome in an uninterruptible region:
@@ -570,6 +825,7 @@ class World {
   }
   releaseStarted(c: Construction) {
     c.releaseStarts.push(this.now())
+    c.releaseStartMs ??= Date.now()
   }
   /** A release's own work after its uses of the loop: slow, failing or hanging as its behavior says. */
   releaseBody(c: Construction): Effect.Effect<void> {
@@ -777,6 +1033,8 @@ interface Caller {
   readonly prim: Prim
   readonly key: number
   issuedAt: number
+  /** Wall clock at its issue: a lower bound of when the library saw its call (a hit is a use). */
+  issuedMs: number
   loopClosingAtIssue: boolean
   /** A fiber of `loop` woken by another loop's fiber, that then called the Promise API. */
   readonly relay: boolean
@@ -791,6 +1049,11 @@ interface Caller {
     | undefined
   settledAt: number | undefined
 }
+
+/** The service a memoized layer provides: the construction that built it. */
+class Built extends Context.Tag("model/Built")<Built, Construction>() {}
+/** Numbers the runs, so that each run's definitions under a shared id are its own. */
+let scenarioRuns = 0
 
 /** `singleton`'s resource never uses the scope it is typed to need (its parts are for scoped primitives only). */
 const unusedScope = Effect.runSync(Scope.make())
@@ -814,6 +1077,39 @@ const channel = (via: "queue" | "deferred" | "semaphore"): { wait: Effect.Effect
   }
 }
 
+/**
+ * Invariant 7, on what each open loop holds now (as `inspect` sees it): no bounded owner holds more completed values
+ * than its capacity (the library evicts past it as a construction completes), and no construction in flight has
+ * been forgotten (an eviction takes only a ready value: a pending one stays, for its waiters and later callers).
+ */
+/** The Promises of Promise `singleton` functions that have not settled yet. */
+const inFlight = new WeakSet<object>()
+
+const checkHeld = (world: World, loops: ReadonlyArray<Binding.Loop>) => {
+  loops.forEach((loop, index) => {
+    if (loop.isClosed) return
+    for (const [owner, table] of loop.tables) {
+      const capacity = owner.bounds?.capacity ?? Number.POSITIVE_INFINITY
+      if (capacity === Number.POSITIVE_INFINITY) continue
+      let held = 0
+      // A Promise `singleton`'s Promise still running is a pending construction, not a completed value.
+      for (const entry of table.values()) if (entry.ready && !inFlight.has(entry.value as object)) held++
+      if (held > capacity) {
+        world.violations.push(
+          `7: loop ${index} holds ${held} values of a ${owner.definedAs ?? "definition"} of capacity ${capacity}`
+        )
+      }
+    }
+    for (const entry of loop.pending) {
+      if (entry.table !== undefined && entry.table.get(entry.key) !== entry) {
+        world.violations.push(
+          `7: on loop ${index}, a construction of ${entry.kind} in flight was forgotten (evicted while pending)`
+        )
+      }
+    }
+  })
+}
+
 /** `logs` is what the console has received so far: the run's own lines are those it adds. */
 const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<World> => {
   const logsBefore = logs.length
@@ -829,28 +1125,73 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
     return info
   }
-  const single = LoopLocal.singleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
-  })
-  const sticky = LoopLocal.stickySingleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return effectResource(world, "stickySingleton", key, render)
-  })
+  // The keyed definitions, with their bounds; under a shared `id`, each has a twin that shares its values.
+  const run = ++scenarioRuns
+  const promiseOptionsOf = (prim: Invalidatable) => {
+    const b = s.bounds[prim]
+    if (!isBounded(b) && !s.shareId) return undefined
+    return {
+      ...(b?.capacity === undefined ? {} : { capacity: b.capacity }),
+      ...(b?.idleMs === undefined ? {} : { idleTimeToLive: b.idleMs }),
+      ...(b?.ttlMs === undefined ? {} : { timeToLive: b.ttlMs }),
+      ...(s.shareId ? { id: `model ${run} ${prim}` } : {})
+    }
+  }
+  // The Effect side takes any Duration input: a string here, a number of milliseconds for the time to live.
+  const effectOptionsOf = (prim: Invalidatable) => {
+    const options = promiseOptionsOf(prim)
+    const idle = options?.idleTimeToLive
+    return idle === undefined ? options : { ...options, idleTimeToLive: `${idle} millis` as const }
+  }
+  const twins = <A>(define: () => A): readonly [A, A] => {
+    const first = define()
+    return [first, s.shareId ? define() : first]
+  }
+  const singles = twins(() =>
+    LoopLocal.singleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return Effect.provideService(effectResource(world, "singleton", key, render), Scope.Scope, unusedScope)
+    }, effectOptionsOf("singleton"))
+  )
+  const stickies = twins(() =>
+    LoopLocal.stickySingleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return effectResource(world, "stickySingleton", key, render)
+    }, effectOptionsOf("stickySingleton"))
+  )
+  const memos = twins(() =>
+    LoopLocal.memoize((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      return Layer.scoped(Built, effectResource(world, "memoize", key, render))
+    }, effectOptionsOf("memoize"))
+  )
+  const single = singles[0]
   const onceResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enterOnce", key, "[Effect]"))
   const enterResources = Array.from({ length: KEYS }, (_, key) => effectResource(world, "enter", key, "[Effect]"))
-  const pSticky = promiseStickySingleton(
-    (...args: ReadonlyArray<unknown>) => {
-      const { key, render } = call(args)
-      return promiseResource(world, "promiseSticky", key, render)
-    },
-    { release: (c: Construction) => world.promiseRelease(c) }
+  const pStickies = twins(() =>
+    promiseStickySingleton(
+      (...args: ReadonlyArray<unknown>) => {
+        const { key, render } = call(args)
+        return promiseResource(world, "promiseSticky", key, render)
+      },
+      { release: (c: Construction) => world.promiseRelease(c), ...promiseOptionsOf("promiseSticky") }
+    )
   )
-  const pSingle = promiseSingleton((...args: ReadonlyArray<unknown>) => {
-    const { key, render } = call(args)
-    return promiseResource(world, "promiseSingleton", key, render)
-  })
+  const pSingles = twins(() =>
+    promiseSingleton((...args: ReadonlyArray<unknown>) => {
+      const { key, render } = call(args)
+      const promise = promiseResource(world, "promiseSingleton", key, render)
+      inFlight.add(promise)
+      const settled = () => void inFlight.delete(promise)
+      promise.then(settled, settled)
+      return promise
+    }, promiseOptionsOf("promiseSingleton"))
+  )
+  const pSticky = pStickies[0]
+  const pSingle = pSingles[0]
   world.api = { single, pSticky, pSingle }
+  /** The definition a call goes through: its twin, when the scenario shares an id and the call says so. */
+  const which = (spelled: Spelling) => (spelled.twin && s.shareId ? 1 : 0)
 
   const callers: Array<Caller> = []
   const pending: Array<Promise<unknown>> = []
@@ -868,6 +1209,8 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     const at = world.now()
     settled(caller, { _tag: "value", c, at })
     c.firstReceipt ??= at
+    c.lastIssueMs = Math.max(c.lastIssueMs, caller.issuedMs)
+    checkHeld(world, loops)
     if (c.releaseStarts.length > 0)
       world.violations.push(`caller of ${caller.prim} ${caller.key} received construction ${c.id}, already released`)
     if (c.loop !== caller.loop) {
@@ -896,6 +1239,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     prim,
     key,
     issuedAt: world.now(),
+    issuedMs: Date.now(),
     loopClosingAtIssue: world.closeCalled[loop] !== undefined,
     relay,
     fiber: undefined,
@@ -903,14 +1247,15 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     result: undefined,
     settledAt: undefined
   })
-  const promiseCall = (prim: PromisePrim, args: ReadonlyArray<unknown>): Promise<Construction> =>
-    prim === "promiseSticky" ? pSticky(...args) : pSingle(...args)
+  const promiseCall = (prim: PromisePrim, args: ReadonlyArray<unknown>, spelled: Spelling): Promise<Construction> =>
+    prim === "promiseSticky" ? pStickies[which(spelled)](...args) : pSingles[which(spelled)](...args)
 
   const use = (cmd: Extract<Command, { _tag: "Use" }>): Caller => {
     const args = isKeyed(cmd.prim) ? spell(s.shapes[cmd.key]!, cmd.key, cmd.spelling) : []
     if (cmd.spelling.trailing > 0 && isKeyed(cmd.prim)) count("trailing undefined arguments")
     const caller = newCaller(cmd.loop, cmd.prim, cmd.key, false)
     callers.push(caller)
+    if (s.shareId && cmd.spelling.twin && isKeyed(cmd.prim)) count("call through a twin under a shared id")
     const reuse = () => {
       if (!cmd.spelling.mutate || !isKeyed(cmd.prim)) return
       count("caller mutated its argument after the call")
@@ -921,7 +1266,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       // `singleton` returns what its function returned, so a closed loop makes it throw rather than reject.
       let promise: Promise<Construction>
       try {
-        promise = Promise.resolve(onLoop(cmd.loop, () => promiseCall(prim, args)))
+        promise = Promise.resolve(onLoop(cmd.loop, () => promiseCall(prim, args, cmd.spelling)))
       } catch (error) {
         promise = Promise.reject(error)
       }
@@ -934,14 +1279,16 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     }
     const call: Effect.Effect<unknown, unknown, LoopLocal.LoopLocal> =
       cmd.prim === "singleton"
-        ? single(...args)
+        ? singles[which(cmd.spelling)](...args)
         : cmd.prim === "stickySingleton"
-          ? sticky(...args)
-          : cmd.prim === "enterOnce"
-            ? LoopLocal.enterOnce(onceResources[cmd.key]!)
-            : cmd.prim === "sticky"
-              ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
-              : LoopLocal.enter(enterResources[cmd.key]!)
+          ? stickies[which(cmd.spelling)](...args)
+          : cmd.prim === "memoize"
+            ? Effect.provide(Built, memos[which(cmd.spelling)](...args))
+            : cmd.prim === "enterOnce"
+              ? LoopLocal.enterOnce(onceResources[cmd.key]!)
+              : cmd.prim === "sticky"
+                ? Effect.scoped(LoopLocal.sticky(onceResources[cmd.key]!))
+                : LoopLocal.enter(enterResources[cmd.key]!)
     const before = cmd.pre === undefined ? Effect.void : "burn" in cmd.pre ? burn(cmd.pre.burn) : yields(cmd.pre.yields)
     // A fiber starts at once: without work before it, its call has read its key when runFork returns.
     const fiber = Effect.runFork(
@@ -955,7 +1302,10 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       )
     )
     Object.assign(caller, { fiber })
-    if (cmd.pre === undefined) reuse()
+    // A memoized layer reads its arguments when it is built, after the fiber's first yield: the caller may reuse
+    // them once the call has settled, as after work before the call.
+    const readLater = cmd.pre !== undefined || cmd.prim === "memoize"
+    if (!readLater) reuse()
     if (cmd.interruptAfter !== undefined) {
       count(cmd.pre !== undefined && "burn" in cmd.pre ? "caller interrupted after a burn" : "caller interrupted")
       const prim = cmd.prim
@@ -968,7 +1318,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       )
     }
     caller.done = Effect.runPromise(Fiber.await(fiber)).then((exit) => {
-      if (cmd.pre !== undefined) reuse()
+      if (readLater) reuse()
       if (Exit.isSuccess(exit)) return
       if (Cause.isInterruptedOnly(exit.cause)) settled(caller, { _tag: "interrupted" })
       else reject(caller, Cause.squash(exit.cause))
@@ -980,12 +1330,17 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     const args = spell(s.shapes[key]!, key, spelled)
     const i: Invalidation = { loop, prim, group: groupOf(prim), key, at: world.now(), doneAt: undefined }
     world.invalidates.push(i)
+    const twin = which(spelled)
     const invalidated =
       prim === "singleton"
-        ? loops[loop]!.runPromise(single.invalidate(...args))
+        ? loops[loop]!.runPromise(singles[twin].invalidate(...args))
         : prim === "stickySingleton"
-          ? loops[loop]!.runPromise(sticky.invalidate(...args))
-          : onLoop(loop, () => (prim === "promiseSticky" ? pSticky.invalidate(...args) : pSingle.invalidate(...args)))
+          ? loops[loop]!.runPromise(stickies[twin].invalidate(...args))
+          : prim === "memoize"
+            ? loops[loop]!.runPromise(memos[twin].invalidate(...args))
+            : onLoop(loop, () =>
+                prim === "promiseSticky" ? pStickies[twin].invalidate(...args) : pSingles[twin].invalidate(...args)
+              )
     // A failing or abandoned release surfaces here, and a closed loop rejects: nothing else, and it may not hang.
     return invalidated.then(
       () => {
@@ -1002,6 +1357,13 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         ) {
           world.violations.push(`invalidate of ${prim} ${key} on loop ${loop} failed unexpectedly: ${text}`)
         }
+        // The failure of the release it ran: of its own key's value, never an eviction's of another.
+        const failed = world.constructions[Number(/release of (\d+) failed/.exec(text)?.[1] ?? -1)]
+        if (failed !== undefined && (failed.loop !== loop || groupOf(failed.prim) !== i.group || failed.key !== key)) {
+          world.violations.push(
+            `8: invalidate of ${prim} ${key} on loop ${loop} failed with the release of construction ${failed.id} (${failed.prim} ${failed.key})`
+          )
+        }
       }
     )
   }
@@ -1009,6 +1371,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
   const close = (loop: number) => {
     if (world.closeCalled[loop] !== undefined) return
     world.closeCalled[loop] = world.now()
+    world.closeCalledMs[loop] = Date.now()
     // The model's own turns, queued before the close queues any: what the close does "at once" comes before them.
     void tick()
       .then(() => {
@@ -1049,6 +1412,7 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       yield* wait
       // Only now is the call made: it is issued by a fiber the other loop's fiber woke.
       caller.issuedAt = world.now()
+      caller.issuedMs = Date.now()
       caller.loopClosingAtIssue = loops[cmd.waiter]!.isClosed
       if (cmd.waiter !== cmd.waker) count("fiber woken by another loop's fiber")
       const seen = currentLoop()
@@ -1059,7 +1423,9 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
           } as its currentLoop()`
         )
       }
-      return yield* Effect.either(Effect.tryPromise({ try: () => promiseCall(cmd.prim, args), catch: (e) => e }))
+      return yield* Effect.either(
+        Effect.tryPromise({ try: () => promiseCall(cmd.prim, args, cmd.spelling), catch: (e) => e })
+      )
     })
     caller.done = onLoop(cmd.waiter, () => loops[cmd.waiter]!.runPromise(woken)).then(
       (r) => (r._tag === "Right" ? receive(caller, r.right) : reject(caller, r.left)),
@@ -1150,10 +1516,19 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
         relay(cmd)
         break
       }
+      case "Sleep": {
+        await sleep(cmd.ms)
+        checkHeld(world, loops)
+        break
+      }
       case "Yield": {
-        for (let i = 0; i < cmd.times; i++) await (cmd.immediate ? tick() : Promise.resolve())
+        for (let i = 0; i < cmd.times; i++) {
+          await (cmd.immediate ? tick() : Promise.resolve())
+          checkHeld(world, loops)
+        }
       }
     }
+    checkHeld(world, loops)
   }
 
   // Invariant 5, before the loops close: a key whose caller was interrupted is not left pending for ever. A later
@@ -1202,6 +1577,10 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
     world.probing = false
   }
 
+  if (s.linger > 0) {
+    await sleep(s.linger)
+    checkHeld(world, loops)
+  }
   for (let loop = 0; loop < LOOPS; loop++) close(loop)
   // Invariant 5: everything settles, within a deadline.
   let timer: NodeJS.Timeout | undefined
@@ -1229,7 +1608,50 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
   return world
 }
 
+/**
+ * Invariant 1, for `x`, evicted by its owner's capacity for sure: it was the least recently used of the values its
+ * owner kept. A value `z` of another key, released only after `x` (so still held when `x` was forgotten), whose
+ * last use before then came surely before `x`'s last use, should have gone first. The model's bounds are loose on
+ * purpose: `x`'s last use is at least its completion and the issue of each call that received it; `z`'s is at most
+ * its first receipt and the settling of each call of its key issued before `x`'s release (a hit is in between).
+ */
+const checkLeastRecentlyUsed = (world: World, callers: ReadonlyArray<Caller>, x: Construction) => {
+  const forgottenBy = x.releaseStarts[0]!
+  const sameOwner = (z: Construction) =>
+    z !== x && z.loop === x.loop && groupOf(z.prim) === groupOf(x.prim) && z.key !== x.key
+  const xUsed = Math.max(
+    x.end!,
+    ...callers.flatMap((c) => (c.result?._tag === "value" && c.result.c === x ? [c.issuedAt] : []))
+  )
+  for (const z of world.constructions) {
+    if (
+      !sameOwner(z) ||
+      z.outcome !== "ok" ||
+      z.firstReceipt === undefined ||
+      !(z.releaseStarts[0]! > forgottenBy) ||
+      world.invalidatedBefore(z, forgottenBy)
+    )
+      continue
+    const zUsed = Math.max(
+      z.firstReceipt,
+      ...callers.flatMap((c) =>
+        c.loop === z.loop && groupOf(c.prim) === groupOf(z.prim) && c.key === z.key && c.issuedAt < forgottenBy
+          ? [c.settledAt ?? Number.POSITIVE_INFINITY]
+          : []
+      )
+    )
+    count("capacity eviction checked against a value kept")
+    if (xUsed > zUsed) {
+      world.violations.push(
+        `1: the capacity evicted construction ${x.id} (${x.prim} ${x.key} on loop ${x.loop}, used at ${xUsed}) before construction ${z.id} of key ${z.key}, last used by ${zUsed}: not the least recently used`
+      )
+    }
+  }
+}
+
+let lastWorld: World | undefined
 const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
+  lastWorld = world
   const v = world.violations
   // A construction on a loop of no scenario is a violation already; the model follows it no further.
   for (const c of world.constructions.filter((c) => c.loop >= 0)) {
@@ -1256,7 +1678,19 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         !(world.closeCalled[c.loop]! < releasedAt) &&
         !world.invalidatedBefore(c, releasedAt)
       ) {
-        v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated`)
+        // An eviction: only of a value its bounds could evict by then.
+        const reasons = world.evictable(c, c.releaseStartMs!, releasedAt)
+        if (reasons.length === 0) {
+          const bound = world.boundOf(c)
+          const bounded =
+            bound === undefined
+              ? ""
+              : `, nor could its bounds have evicted it yet (${JSON.stringify(bound)}; completed at ${c.endMs}, last call issued at ${c.lastIssueMs}, released at ${c.releaseStartMs}, idle margin ${world.idleMargin})`
+          v.push(`1: construction ${c.id} (${c.prim}) released before its loop closed or it was invalidated${bounded}`)
+        } else {
+          countEviction(reasons, "released")
+          if (reasons.length === 1 && reasons[0] === "capacity") checkLeastRecentlyUsed(world, callers, c)
+        }
       }
     }
     if (!isScoped(c.prim) && c.releaseStarts.length > 0)
@@ -1273,7 +1707,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
       isScoped(c.prim) &&
       c.releaseStarts.length === 1 &&
       c.end! < world.closeCalled[c.loop]! &&
-      !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key)
+      !world.invalidates.some((i) => i.loop === c.loop && i.group === groupOf(c.prim) && i.key === c.key) &&
+      !world.mayBeEvictedBeforeClose(c)
   )
   for (const x of byClose) {
     for (const y of byClose) {
@@ -1299,7 +1734,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
         c.outcome === "ok" &&
         c.firstReceipt !== undefined &&
         c.firstReceipt < closeAt &&
-        !world.invalidatedBefore(c, closeAt)
+        !world.invalidatedBefore(c, closeAt) &&
+        !world.mayBeEvictedBeforeClose(c)
     )
     if (held && turn3 !== undefined) {
       // (One run by an invalidation counts too: when the model cannot tell, it takes the release for the close's.)
@@ -1321,7 +1757,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
     }
   }
   // 4: one construction at a time per loop, shared primitive and key; and one value: a key holding a value is
-  // constructed again only after an invalidation that could have forgotten that value.
+  // constructed again only after an invalidation that could have forgotten that value, or once its bounds could
+  // have evicted it (its release, one event-loop turn later, may then overlap the new construction).
   const shared = world.constructions.filter((c) => isShared(c.prim))
   for (const x of shared) {
     for (const y of shared) {
@@ -1344,7 +1781,8 @@ const checkInvariants = (world: World, callers: ReadonlyArray<Caller>) => {
             i.key === x.key &&
             i.at < y.start &&
             !(i.doneAt !== undefined && i.doneAt < x.end!)
-        )
+        ) &&
+        !countEviction(world.evictable(x, y.startMs, y.start), "constructed anew")
       ) {
         v.push(
           `4: construction ${y.id} of ${groupOf(y.prim)} ${y.key} (${y.render}) on loop ${y.loop} began while construction ${x.id} (${x.render}) held its value: two values of one key`
@@ -1405,6 +1843,8 @@ const loggedName = (c: Construction): { readonly kinds: ReadonlyArray<string>; r
       return { kinds: ["stickySingleton"], key: c.render }
     case "singleton":
       return { kinds: ["singleton"], key: c.render }
+    case "memoize":
+      return { kinds: ["memoize"], key: c.render }
     // enterOnce and sticky share one acquisition: its entry has the kind of the first caller.
     case "enterOnce":
     case "sticky":
@@ -1442,6 +1882,16 @@ const checkReports = (world: World) => {
       outcome: r.outcome,
       cause: r.cause === undefined ? "" : Cause.pretty(r.cause)
     }))
+    // An eviction's (or invalidation's) release that ended before the close began is not the close's to report.
+    for (const r of records) {
+      const id = r.outcome === "failed" ? /release of (\d+) failed/.exec(r.cause)?.[1] : undefined
+      const c = id === undefined ? undefined : world.constructions[Number(id)]
+      if (c !== undefined && c.releaseEnd! < world.closeCalled[loop]!) {
+        v.push(
+          `8: the close of loop ${loop} reports the failed release of construction ${c.id} (${c.prim} ${c.render}), which ended before it began`
+        )
+      }
+    }
     for (const c of world.unfinished[loop]!) {
       count("construction unfinished at its close's deadline")
       if (
@@ -1462,6 +1912,8 @@ const checkReports = (world: World) => {
         !(c.releaseEnd! < world.closeCalled[loop]!)
       )
         count("invalidate's release running when its loop closed")
+      if (world.evictedForSure(c) && !(c.releaseEnd! < world.closeCalled[loop]!))
+        count("eviction's release running when its loop closed")
       if (c.releaseEnd === undefined || c.releaseEnd > resolved) {
         if (!records.some((r) => r.outcome === "abandoned" && named(c, r.kind, r.key))) {
           v.push(
@@ -1486,6 +1938,7 @@ const checkReports = (world: World) => {
 }
 
 const WARNING = /^loop-local: the release of (\S+) (.+) (failed|abandoned) after \d+ ms$/
+const STILL_RUNNING = /^loop-local: the release of (\S+) (.+), evicted, is still running after (\d+) ms$/
 
 /**
  * What the library logged during a run: only warnings of releases, each one a
@@ -1493,14 +1946,29 @@ const WARNING = /^loop-local: the release of (\S+) (.+) (failed|abandoned) after
  * and may have been abandoned at the deadline, or a construction still
  * unfinished at a close's deadline (named by kind and key); and every release
  * that failed at or after a close is among them, as failed or abandoned, a
- * late value's included. Not a release run by invalidate (which surfaces its
- * failure to its caller instead).
+ * late value's included; and an eviction's release told still running at the
+ * loop's deadline is one that ran that long. Not a release run by invalidate
+ * (which surfaces its failure to its caller instead).
  */
 const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
   const v = world.violations
   const loggedFailed = new Set<number>()
   const loggedAbandoned = new Set<string>()
   for (const log of logs) {
+    const running = log.level === "WARN" ? STILL_RUNNING.exec(log.message) : null
+    if (running !== null) {
+      // 8: an eviction's release still running at the loop's deadline is told, close or not.
+      const [, kind, key, ms] = running as unknown as [string, string, string, string]
+      count("eviction's release still running, told")
+      const slow = (c: Construction) =>
+        named(c, kind, key) &&
+        c.releaseStartMs !== undefined &&
+        Number(ms) >= DEADLINE_MS &&
+        (c.releaseHung || c.releaseEnd === undefined || c.behavior.releaseTurns > 0)
+      if (!world.constructions.some(slow))
+        v.push(`"${log.message}": no release of ${kind} ${key} ran for the deadline (${DEADLINE_MS} ms)`)
+      continue
+    }
     const warning = log.level === "WARN" ? WARNING.exec(log.message) : null
     if (warning === null) {
       v.push(`logged other than a release's failure or abandonment: ${log.level} ${log.message}`)
@@ -1541,15 +2009,30 @@ const checkLogs = (world: World, logs: ReadonlyArray<Logged>) => {
   }
   for (const c of world.constructions) {
     const started = c.releaseStarts[0]
-    if (!c.releaseFailed || loggedFailed.has(c.id) || started === undefined) continue
+    if (!c.releaseFailed || started === undefined) continue
     // A release before the close (an interrupted `enter`'s) fails its construction instead; one run by invalidate
-    // fails the invalidation.
-    if (!(started > world.closeCalled[c.loop]!) || world.invalidatedBefore(c, started)) continue
+    // fails the invalidation; an eviction's reaches no caller, and is logged (8).
+    const evicted = world.evictedForSure(c)
+    if (evicted) count("eviction's release failed")
+    if (loggedFailed.has(c.id)) continue
+    if ((!(started > world.closeCalled[c.loop]!) && !evicted) || world.invalidatedBefore(c, started)) continue
     const name = loggedName(c)
     if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`))) {
       const late = c.end !== undefined && c.end > world.closeCalled[c.loop]! ? " (a value that arrived late)" : ""
-      v.push(`the release of construction ${c.id} (${c.prim} ${c.render})${late} failed at its loop's close, unlogged`)
+      v.push(
+        `${evicted ? "8: the eviction's" : "the"} release of construction ${c.id} (${c.prim} ${c.render})${late} failed${
+          evicted ? "" : " at its loop's close"
+        }, unlogged`
+      )
     }
+  }
+  // 8: an eviction's release that hangs is waited for by the close, then abandoned, reported and logged.
+  for (const c of world.constructions) {
+    if (!c.releaseHung || !world.evictedForSure(c)) continue
+    count("eviction's release hung")
+    const name = loggedName(c)
+    if (!name.kinds.some((kind) => loggedAbandoned.has(`${kind} ${name.key}`)))
+      v.push(`8: the eviction's release of construction ${c.id} (${c.prim} ${c.render}) hung, and no warning says so`)
   }
 }
 
@@ -1558,9 +2041,18 @@ const coverage: Record<string, number> = {}
 const count = (what: string, n = 1) => {
   coverage[what] = (coverage[what] ?? 0) + n
 }
+/** Counts an eviction the model inferred, by its reason when only one could be; `true` if there is one. */
+const countEviction = (reasons: ReadonlyArray<string>, how: string): boolean => {
+  if (reasons.length === 0) return false
+  count(reasons.length === 1 ? `eviction by ${reasons[0]} (${how})` : `eviction, ambiguous (${how})`)
+  if (reasons.length === 1) count(`eviction by ${reasons[0]}`)
+  if (reasons.length === 1 && reasons[0] === "idle") idleMargins.push(lastWorld!.idleMargin)
+  return true
+}
 const tally = (world: World, callers: ReadonlyArray<Caller>) => {
   for (const c of world.constructions) {
     count(`construction ${c.outcome}`)
+    if (c.prim === "memoize") count(`memoize construction ${c.outcome}`)
     if (c.behavior.shield !== "none") count(`construction shielded (${c.behavior.shield})`)
     if (c.behavior.block !== "none") count(`construction blocked (${c.behavior.block})`)
   }
@@ -1693,10 +2185,20 @@ it(`holds the lifetime invariants over ${RUNS} random scenarios (seed ${SEED})`,
         "caller interrupted after a burn",
         "probe of an interrupted caller's key",
         "invalidate of a held value",
-        "invalidate's release running when its loop closed"
+        "invalidate's release running when its loop closed",
+        "memoize construction ok",
+        "call through a twin under a shared id",
+        "eviction by capacity",
+        "eviction by idle",
+        "eviction by ttl",
+        "eviction's release running when its loop closed",
+        "eviction's release failed",
+        "eviction's release hung"
       ])
     )
   } else {
+    if (idleMargins.length > 0)
+      process.stdout.write(`idle margins: ${JSON.stringify(idleMargins.sort((a, b) => a - b).slice(0, 20))}\n`)
     process.stdout.write(`model coverage over ${RUNS} scenarios (seed ${SEED}): ${JSON.stringify(coverage, null, 2)}\n`)
   }
 })

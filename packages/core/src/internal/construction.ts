@@ -84,33 +84,67 @@ export const construction = <A, E, R>(
           if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, closeScope, started)
           if (Exit.isSuccess(exit) && !watched.used) return settle(loop, entry, exit, undefined, started)
           const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
-          // What a construction cut short by the close acquired is released with the close, reported and logged.
-          if (loop.closing && watched.used) return settle(loop, entry, outcome, closeScope, started)
-          // The partial resource is released before any waiter sees the failure.
-          return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
-            Effect.zipRight(
-              // A failure of that release while the loop closes is the close's; one after the caller of an `enter`
-              // was interrupted reaches nobody: both are logged, as any release that fails.
-              Exit.isFailure(released) && (loop.closing || Exit.isInterrupted(outcome))
-                ? reportPartial(loop, entry, released.cause)
-                : Effect.void,
-              settle(
-                loop,
-                entry,
-                Exit.isFailure(released)
-                  ? Exit.failCause(
-                      Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
-                    )
-                  : outcome,
-                undefined,
-                started
+          // A construction cut short by the close may already have released part of what it acquired as it unwound
+          // (a memoized layer's build closes its own scope): those releases' failures are in its exit, which nobody
+          // awaits any more, so they are the close's to report.
+          if (loop.closing && Exit.isFailure(exit)) {
+            const unwound = releaseFailures(exit.cause)
+            if (unwound !== undefined) {
+              return Effect.zipRight(
+                reportPartial(loop, entry, unwound),
+                finish(loop, entry, scope, watched, outcome, started)
               )
-            )
-          )
+            }
+          }
+          return finish(loop, entry, scope, watched, outcome, started)
         })
       })
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+}
+
+/**
+ * Ends a plain or scoped construction that failed (or a plain one that registered a release): what it acquired is
+ * released before any waiter sees the failure, or with the close if the close cut it short.
+ */
+const finish = (
+  loop: LoopImpl,
+  entry: Entry,
+  scope: Scope.CloseableScope,
+  watched: { readonly used: boolean },
+  outcome: Exit.Exit<unknown, unknown>,
+  started: number
+): Effect.Effect<void> => {
+  // What a construction cut short by the close acquired is released with the close, reported and logged.
+  if (loop.closing && watched.used) return settle(loop, entry, outcome, () => Scope.close(scope, Exit.void), started)
+  // The partial resource is released before any waiter sees the failure.
+  return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
+    Effect.zipRight(
+      // A failure of that release while the loop closes is the close's; one after the caller of an `enter` was
+      // interrupted reaches nobody: both are logged, as any release that fails.
+      Exit.isFailure(released) && (loop.closing || Exit.isInterrupted(outcome))
+        ? reportPartial(loop, entry, released.cause)
+        : Effect.void,
+      settle(
+        loop,
+        entry,
+        Exit.isFailure(released)
+          ? Exit.failCause(Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause)
+          : outcome,
+        undefined,
+        started
+      )
+    )
+  )
+}
+
+/**
+ * The defects in the exit of a construction cut short by its loop's close: what failed as it unwound. A release
+ * (a finalizer) cannot fail with a typed error, so a typed failure is the construction's own and is left out.
+ */
+const releaseFailures = (cause: Cause.Cause<unknown>): Cause.Cause<never> | undefined => {
+  const defects = Array.from(Cause.defects(cause))
+  return defects.length === 0 ? undefined : defects.map((d) => Cause.die(d)).reduce(Cause.sequential)
 }
 
 /** A scope that notes whether anything was registered in it. */
