@@ -18,13 +18,32 @@ export const debugEnabled = (): boolean =>
 /** A release slower than this is logged even when it succeeds. @internal */
 export const SLOW_RELEASE_MS = 1_000
 
-/** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. @internal */
+/**
+ * The tracer of every fiber that was given none: its spans reach no exporter.
+ * Read from a fresh runtime, so it is Effect's own, whatever a program installs.
+ */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * An acquisition or a release, as a span of the fiber's tracer: what users
+ * with an OpenTelemetry exporter see. Under Effect's default tracer, whose
+ * spans nobody reads, no span is made: a span costs a captured stack and
+ * several allocations, which a close of many values pays once per value.
+ * The key is rendered only for a span (`key`, when the caller has it already).
+ *
+ * @internal
+ */
 export const traced = <A, E, R>(
   name: "loop-local.acquire" | "loop-local.release",
-  kind: LoopLocal.EntryKind,
-  key: string,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
+  entry: Entry,
+  effect: Effect.Effect<A, E, R>,
+  key?: string
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.currentTracer === defaultTracer
+      ? effect
+      : Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key: key ?? keyText(entry) } })
+  )
 
 /**
  * Logs a release that failed, was abandoned or was slow (and, in debug, every

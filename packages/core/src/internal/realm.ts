@@ -52,12 +52,20 @@ export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Sc
     })
   )
 
-/** A loop with a scope of its own, closed only by `closeLoop`. @internal */
+/**
+ * A loop with a scope of its own, closed only by `closeLoop` (or by closing
+ * that scope). The scope is made when first asked for: a loop closed before
+ * closes without one, and one asked for after the close is already closed.
+ *
+ * @internal
+ */
 export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
-  const scope = Effect.runSync(Scope.make())
-  const loop = new LoopImpl(realm().nextLoopId++, scope)
+  const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () => {
+    const scope = Effect.runSync(Scope.make())
+    Effect.runSync(loop.closing ? Scope.close(scope, Exit.void) : Scope.addFinalizer(scope, close(loop)))
+    return scope
+  })
   if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-  Effect.runSync(Scope.addFinalizer(scope, close(loop)))
   return loop
 }
 
@@ -75,5 +83,7 @@ export const renewDefaultLoop = (): LoopImpl => {
 export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
   Effect.suspend(() => {
     if (!loop.closing && deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-    return Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+    // Without a scope (never asked for), nothing but the close itself is registered: it runs directly.
+    const closing = loop.hasScope ? Scope.close(loop.scope, Exit.void) : close(loop)
+    return Effect.zipRight(Effect.exit(closing), Deferred.await(loop.closed))
   })

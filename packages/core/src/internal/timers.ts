@@ -35,6 +35,12 @@ export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
   return Effect.sync(() => timers.clearTimeout(handle))
 })
 
+/** Calls `f` once after `ms`: the deadline of a close's wait, which keeps the process alive until the close ends. @internal */
+export const startTimer = (f: () => void, ms: number): unknown => timers.setTimeout(f, ms)
+
+/** @internal */
+export const stopTimer = (handle: unknown): void => timers.clearTimeout(handle)
+
 /** Runs `sweep` every `ms` until the loop closes, without keeping the process alive. @internal */
 export const startSweep = (loop: LoopImpl, ms: number, sweep: () => void): unknown => {
   const handle = timers.setInterval(sweep, ms)
