@@ -88,7 +88,7 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
       // One turn of the event loop, so that every value already handed to a caller reaches it unreleased.
       yield* nextTurn
       yield* releaseAll(loop, deadline)
-      yield* awaitStragglers(loop, constructions, deadline)
+      if (constructions.size > 0 || loop.evicting.size > 0) yield* awaitStragglers(loop, constructions, deadline)
       seal(loop, started)
       const failures = loop.records.flatMap((r) => (r.cause === undefined ? [] : [r.cause]))
       if (failures.length > 0) return yield* Effect.failCause(failures.reduce(Cause.sequential))
@@ -152,7 +152,6 @@ const awaitStragglers = (
 ) =>
   Effect.gen(function* () {
     const running = new Map([...loop.evicting, ...constructions])
-    if (running.size === 0) return
     if (yield* endedBy(Array.from(running.keys()), deadline)) return
     for (const [fiber, entry] of running) {
       if (fiber.unsafePoll() !== null) continue
@@ -168,11 +167,15 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     loop.releases.clear()
     let next = 0
     let overdue = false
-    const inOrder = Effect.whileLoop({
-      while: () => !overdue && next < entries.length,
-      body: () => release(loop, entries[next++]!),
-      step: () => {}
-    })
+    const inOrder = Effect.provideService(
+      Effect.whileLoop({
+        while: () => !overdue && next < entries.length,
+        body: () => releaseInLoop(loop, entries[next++]!),
+        step: () => {}
+      }),
+      LoopTag,
+      loop
+    )
     // Started at once, on this fiber's runtime: releases that need no I/O have run when it returns, and only a
     // release still running makes the close wait, until the deadline.
     const fiber = Runtime.runFork(yield* Effect.runtime<never>())(inOrder)
@@ -190,16 +193,25 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     }
   })
 
-/** Runs one entry's release, recording its outcome for the shutdown report. @internal */
-export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
+/**
+ * Runs one entry's release, recording its outcome for the shutdown report.
+ * The loop being closed is provided, so that code in a release finds it, and
+ * any use of it fails as closed.
+ *
+ * @internal
+ */
+export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> =>
+  Effect.provideService(releaseInLoop(loop, entry), LoopTag, loop)
+
+/** `release` on a fiber given the loop already: the close's releases in order, provided it once for them all. */
+const releaseInLoop = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   const make = entry.release
   if (make === undefined) return Effect.void
   entry.release = undefined
   return Effect.suspend(() => {
     entry.releaseState = small(Date.now() - loop.startedAt + 1)
     const key = keyText(entry)
-    // Provided, so that code in a release finds the loop being closed, and any use of it fails as closed.
-    const released = traced("loop-local.release", entry, Effect.provideService(make(), LoopTag, loop), key)
+    const released = traced("loop-local.release", entry, make(), key)
     return Effect.flatMap(Effect.exit(released), (exit) => {
       const outcome = Exit.isSuccess(exit)
         ? record(loop, entry, "ok", undefined, key)

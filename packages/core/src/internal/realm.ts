@@ -42,15 +42,33 @@ export const realmOwner = (name: string, byIdentity: boolean): Owner => {
   return owner
 }
 
-/** A loop closed with the current scope; `deadlineMs` bounds its releases. @internal */
+/**
+ * A loop closed with the current scope; `deadlineMs` bounds its releases. Its
+ * close is a finalizer of that scope; a scope of its own (`loop.scope`) is
+ * forked from it only when asked for, with the close as its first finalizer.
+ *
+ * @internal
+ */
 export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Scope.Scope> =>
-  Effect.flatMap(Scope.Scope, (parent) =>
-    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
-      const loop = new LoopImpl(realm().nextLoopId++, scope)
-      if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-      return Effect.as(Scope.addFinalizer(scope, close(loop)), loop)
-    })
-  )
+  Effect.flatMap(Scope.Scope, (parent) => {
+    const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () =>
+      ownScope(loop, Effect.runSync(Scope.fork(parent, ExecutionStrategy.sequential)))
+    )
+    if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+    return Effect.as(Scope.addFinalizer(parent, close(loop)), loop)
+  })
+
+/**
+ * A loop's scope, made when first asked for: closing it closes the loop.
+ * Asked for once the close began, it is closed already. The close is
+ * registered from a fiber of its own: forked from a parent that is closing,
+ * the scope is closed already and runs it at once, and it may wait.
+ */
+const ownScope = (loop: LoopImpl, scope: Scope.CloseableScope): Scope.CloseableScope => {
+  if (loop.closing) Effect.runSync(Scope.close(scope, Exit.void))
+  else Effect.runFork(Scope.addFinalizer(scope, close(loop)))
+  return scope
+}
 
 /**
  * A loop with a scope of its own, closed only by `closeLoop` (or by closing
@@ -60,11 +78,7 @@ export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Sc
  * @internal
  */
 export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
-  const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () => {
-    const scope = Effect.runSync(Scope.make())
-    Effect.runSync(loop.closing ? Scope.close(scope, Exit.void) : Scope.addFinalizer(scope, close(loop)))
-    return scope
-  })
+  const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () => ownScope(loop, Effect.runSync(Scope.make())))
   if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
   return loop
 }
@@ -85,5 +99,9 @@ export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<Lo
     if (!loop.closing && deadlineMs !== undefined) loop.deadlineMs = deadlineMs
     // Without a scope (never asked for), nothing but the close itself is registered: it runs directly.
     const closing = loop.hasScope ? Scope.close(loop.scope, Exit.void) : close(loop)
-    return Effect.zipRight(Effect.exit(closing), Deferred.await(loop.closed))
+    // The report is there once the close ran to its end; a close still running elsewhere is waited for.
+    return Effect.zipRight(
+      Effect.exit(closing),
+      Effect.suspend(() => (loop.report !== undefined ? Effect.succeed(loop.report) : Deferred.await(loop.closed)))
+    )
   })
