@@ -35,8 +35,18 @@ export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
   return Effect.sync(() => timers.clearTimeout(handle))
 })
 
-/** Calls `f` once after `ms`: the deadline of a close's wait, which keeps the process alive until the close ends. @internal */
-export const startTimer = (f: () => void, ms: number): unknown => timers.setTimeout(f, ms)
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_DELAY_MS = 2_147_483_647
+
+/**
+ * Calls `f` once after `ms`: the deadline of a close's wait, which keeps the
+ * process alive until the close ends. A deadline beyond the longest delay (an
+ * infinite one) is never reached: no timer.
+ *
+ * @internal
+ */
+export const startTimer = (f: () => void, ms: number): unknown =>
+  ms <= MAX_DELAY_MS ? timers.setTimeout(f, ms) : undefined
 
 /** @internal */
 export const stopTimer = (handle: unknown): void => timers.clearTimeout(handle)
