@@ -63,8 +63,9 @@ const endedBy = (
   })
 
 /**
- * The loop's end, as the finalizer of its scope (added first, so it runs
- * last). Waiters of unfinished constructions are failed at once and the
+ * The loop's end, as a finalizer of the scope it closes with (added when the
+ * loop is made, so it runs after what was added to the loop's scope), or run
+ * directly when that scope was never made. Waiters of unfinished constructions are failed at once and the
  * constructions interrupted (a Promise-side one cannot be, and is waited
  * for). One event-loop turn later, releases run one at a time, last acquired
  * first; then what is still running (constructions, releases started by

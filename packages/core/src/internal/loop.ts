@@ -73,7 +73,7 @@ export class LoopImpl implements LoopLocal.Loop {
     return this.scopeOrMake
   }
 
-  /** Whether the scope was made: if not, nothing but the loop's own close can be registered in it. */
+  /** Whether the scope was made: if not, nothing was registered in it, and the close can run directly. */
   get hasScope(): boolean {
     return typeof this.scopeOrMake !== "function"
   }
