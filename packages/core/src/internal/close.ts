@@ -16,7 +16,7 @@ import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText, small } from "./entry.js"
 import { abandoned, closedError, unfinished } from "./errors.js"
 import { type LoopImpl, LoopTag } from "./loop.js"
-import { logRelease, traced } from "./observe.js"
+import { logRelease, makesSpans, span } from "./observe.js"
 import { nextTurn, startTimer, stopSweeps, stopTimer } from "./timers.js"
 
 /**
@@ -168,10 +168,11 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     loop.releases.clear()
     let next = 0
     let overdue = false
+    const spans = makesSpans(yield* Effect.tracer)
     const inOrder = Effect.provideService(
       Effect.whileLoop({
         while: () => !overdue && next < entries.length,
-        body: () => releaseInLoop(loop, entries[next++]!),
+        body: () => releaseInLoop(loop, entries[next++]!, spans),
         step: () => {}
       }),
       LoopTag,
@@ -202,25 +203,32 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
  * @internal
  */
 export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> =>
-  Effect.provideService(releaseInLoop(loop, entry), LoopTag, loop)
+  Effect.provideService(
+    Effect.flatMap(Effect.tracer, (tracer) => releaseInLoop(loop, entry, makesSpans(tracer))),
+    LoopTag,
+    loop
+  )
 
-/** `release` on a fiber given the loop already: the close's releases in order, provided it once for them all. */
-const releaseInLoop = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
+/**
+ * `release` on a fiber given the loop already, and told whether to make a
+ * span: the close's releases in order, which read both once for them all.
+ */
+const releaseInLoop = (loop: LoopImpl, entry: Entry, spans: boolean): Effect.Effect<void> => {
   const make = entry.release
   if (make === undefined) return Effect.void
   entry.release = undefined
   return Effect.suspend(() => {
     entry.releaseState = small(Date.now() - loop.startedAt + 1)
     const key = keyText(entry)
-    const released = traced("loop-local.release", entry, make(), key)
-    return Effect.flatMap(Effect.exit(released), (exit) => {
-      const outcome = Exit.isSuccess(exit)
-        ? record(loop, entry, "ok", undefined, key)
-        : record(loop, entry, "failed", exit.cause, key)
-      return outcome === undefined ? Effect.void : logRelease(outcome, loop.debug, entry.fromPromise)
+    return Effect.matchCauseEffect(spans ? span("loop-local.release", entry, make(), key) : make(), {
+      onFailure: (cause) => logged(loop, entry, record(loop, entry, "failed", cause, key)),
+      onSuccess: () => logged(loop, entry, record(loop, entry, "ok", undefined, key))
     })
   })
 }
+
+const logged = (loop: LoopImpl, entry: Entry, report: LoopLocal.ReleaseReport | undefined): Effect.Effect<void> =>
+  report === undefined ? Effect.void : logRelease(report, loop.debug, entry.fromPromise)
 
 /** Records an entry's release outcome once: a release abandoned at the deadline that ends later stays abandoned. @internal */
 export const record = (
