@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
+import { closeIfEmpty } from "./close.js"
 import { type Acquired, construction } from "./construction.js"
 import { type Construction, constructing, Entry, type Owner, small } from "./entry.js"
 import { closedError } from "./errors.js"
@@ -57,7 +58,10 @@ export const close = (
   options?: { readonly deadlineMs?: number | undefined }
 ): Promise<LoopLocal.ShutdownReport> => {
   try {
-    return Effect.runPromise(closeLoop(loop, requireMilliseconds("deadlineMs", options?.deadlineMs)))
+    const deadlineMs = requireMilliseconds("deadlineMs", options?.deadlineMs)
+    // Most loops of `run()` hold nothing at their end: they close at once, without running an effect.
+    const report = loop.hasScope ? undefined : closeIfEmpty(loop)
+    return report !== undefined ? Promise.resolve(report) : Effect.runPromise(closeLoop(loop, deadlineMs))
   } catch (error) {
     return Promise.reject(error)
   }

@@ -64,8 +64,7 @@ export const construction = <A, E, R>(
       if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
       const made = traced(
         "loop-local.acquire",
-        entry.kind,
-        keyText(entry),
+        entry,
         Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
       )
       if (mode === "paired") {

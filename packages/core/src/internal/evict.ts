@@ -43,9 +43,9 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       const text = keyText(entry)
       const released = traced(
         "loop-local.release",
-        entry.kind,
-        text,
-        Effect.provideService(Effect.suspend(release), LoopTag, loop)
+        entry,
+        Effect.provideService(Effect.suspend(release), LoopTag, loop),
+        text
       )
       // One event-loop turn first, so that a caller the value was just handed to receives it unreleased. A close
       // that begins meanwhile waits for this release (within its deadline) and reports it.

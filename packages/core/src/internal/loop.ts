@@ -36,7 +36,6 @@ export class LoopImpl implements LoopLocal.Loop {
   readonly releases = new Set<Entry>()
   readonly pending = new Set<Entry>()
   readonly records: Array<LoopLocal.ReleaseReport> = []
-  readonly closed: Deferred.Deferred<LoopLocal.ShutdownReport> = Deferred.unsafeMake(FiberId.none)
   /** Entry times are kept relative to this, as small integers. */
   readonly startedAt = Date.now()
   readonly debug = debugEnabled()
@@ -61,10 +60,47 @@ export class LoopImpl implements LoopLocal.Loop {
 
   constructor(
     readonly id: number,
-    readonly scope: Scope.CloseableScope
+    private scopeOrMake: Scope.CloseableScope | (() => Scope.CloseableScope)
   ) {}
 
+  /**
+   * The loop's scope, closing it closes the loop. A loop of the Promise side
+   * makes it on first use: most never need one, and a close without one runs
+   * no scope's finalizers.
+   */
+  get scope(): Scope.CloseableScope {
+    if (typeof this.scopeOrMake === "function") this.scopeOrMake = this.scopeOrMake()
+    return this.scopeOrMake
+  }
+
+  /** Whether the scope was made: if not, nothing was registered in it, and the close can run directly. */
+  get hasScope(): boolean {
+    return typeof this.scopeOrMake !== "function"
+  }
+
   private layers: Layer.MemoMap | undefined
+  private closedDeferred: Deferred.Deferred<LoopLocal.ShutdownReport> | undefined
+  /** The close's report, once delivered. */
+  report: LoopLocal.ShutdownReport | undefined
+
+  /**
+   * Done with the close's report. Made when first awaited (a second close
+   * while the first runs, a close of the loop's scope): a `Deferred` costs
+   * more to make than the rest of a loop, and most loops are closed once.
+   */
+  get closed(): Deferred.Deferred<LoopLocal.ShutdownReport> {
+    if (this.closedDeferred === undefined) {
+      this.closedDeferred = Deferred.unsafeMake(FiberId.none)
+      if (this.report !== undefined) Deferred.unsafeDone(this.closedDeferred, Exit.succeed(this.report))
+    }
+    return this.closedDeferred
+  }
+
+  /** Delivers the close's report. */
+  deliver(report: LoopLocal.ShutdownReport): void {
+    this.report = report
+    if (this.closedDeferred !== undefined) Deferred.unsafeDone(this.closedDeferred, Exit.succeed(report))
+  }
 
   /** The loop's one `MemoMap`, made on first use: every memoized layer of the loop builds with it. */
   memoMap(): Layer.MemoMap {

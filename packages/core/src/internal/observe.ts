@@ -7,6 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText } from "./entry.js"
 import type { LoopImpl } from "./loop.js"
@@ -18,13 +19,39 @@ export const debugEnabled = (): boolean =>
 /** A release slower than this is logged even when it succeeds. @internal */
 export const SLOW_RELEASE_MS = 1_000
 
-/** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. @internal */
+/**
+ * The tracer of every fiber that was given none: its spans reach no exporter.
+ * Read from a fresh runtime, so it is Effect's own, whatever a program installs.
+ */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/** Whether spans are made under `tracer`: not under Effect's default one, whose spans nobody reads. @internal */
+export const makesSpans = (tracer: Tracer.Tracer): boolean => tracer !== defaultTracer
+
+/** An acquisition or a release, as a span with its kind and (masked) key. @internal */
+export const span = <A, E, R>(
+  name: "loop-local.acquire" | "loop-local.release",
+  entry: Entry,
+  effect: Effect.Effect<A, E, R>,
+  key = keyText(entry)
+): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key } })
+
+/**
+ * An acquisition or a release, as a span of the fiber's tracer: what users
+ * with an OpenTelemetry exporter see. Under Effect's default tracer no span
+ * is made: a span costs a captured stack and several allocations, which a
+ * close of many values would pay once per value. The key is rendered only for
+ * a span (`key`, when the caller has it already).
+ *
+ * @internal
+ */
 export const traced = <A, E, R>(
   name: "loop-local.acquire" | "loop-local.release",
-  kind: LoopLocal.EntryKind,
-  key: string,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
+  entry: Entry,
+  effect: Effect.Effect<A, E, R>,
+  key?: string
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => (makesSpans(fiber.currentTracer) ? span(name, entry, effect, key) : effect))
 
 /**
  * Logs a release that failed, was abandoned or was slow (and, in debug, every

@@ -42,22 +42,44 @@ export const realmOwner = (name: string, byIdentity: boolean): Owner => {
   return owner
 }
 
-/** A loop closed with the current scope; `deadlineMs` bounds its releases. @internal */
+/**
+ * A loop closed with the current scope; `deadlineMs` bounds its releases. Its
+ * close is a finalizer of that scope; a scope of its own (`loop.scope`) is
+ * forked from it only when asked for, with the close as its first finalizer.
+ *
+ * @internal
+ */
 export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Scope.Scope> =>
-  Effect.flatMap(Scope.Scope, (parent) =>
-    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
-      const loop = new LoopImpl(realm().nextLoopId++, scope)
-      if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-      return Effect.as(Scope.addFinalizer(scope, close(loop)), loop)
-    })
-  )
+  Effect.flatMap(Scope.Scope, (parent) => {
+    const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () =>
+      ownScope(loop, Effect.runSync(Scope.fork(parent, ExecutionStrategy.sequential)))
+    )
+    if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
+    return Effect.as(Scope.addFinalizer(parent, close(loop)), loop)
+  })
 
-/** A loop with a scope of its own, closed only by `closeLoop`. @internal */
+/**
+ * A loop's scope, made when first asked for: closing it closes the loop.
+ * Asked for once the close began, it is closed already. The close is
+ * registered from a fiber of its own: forked from a parent that is closing,
+ * the scope is closed already and runs it at once, and it may wait.
+ */
+const ownScope = (loop: LoopImpl, scope: Scope.CloseableScope): Scope.CloseableScope => {
+  if (loop.closing) Effect.runSync(Scope.close(scope, Exit.void))
+  else Effect.runFork(Scope.addFinalizer(scope, close(loop)))
+  return scope
+}
+
+/**
+ * A loop with a scope of its own, closed only by `closeLoop` (or by closing
+ * that scope). The scope is made when first asked for: a loop closed before
+ * closes without one, and one asked for after the close is already closed.
+ *
+ * @internal
+ */
 export const unsafeMakeLoop = (deadlineMs?: number): LoopImpl => {
-  const scope = Effect.runSync(Scope.make())
-  const loop = new LoopImpl(realm().nextLoopId++, scope)
+  const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () => ownScope(loop, Effect.runSync(Scope.make())))
   if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-  Effect.runSync(Scope.addFinalizer(scope, close(loop)))
   return loop
 }
 
@@ -75,5 +97,11 @@ export const renewDefaultLoop = (): LoopImpl => {
 export const closeLoop = (loop: LoopImpl, deadlineMs?: number): Effect.Effect<LoopLocal.ShutdownReport> =>
   Effect.suspend(() => {
     if (!loop.closing && deadlineMs !== undefined) loop.deadlineMs = deadlineMs
-    return Effect.zipRight(Effect.exit(Scope.close(loop.scope, Exit.void)), Deferred.await(loop.closed))
+    // Without a scope (never asked for), nothing but the close itself is registered: it runs directly.
+    const closing = loop.hasScope ? Scope.close(loop.scope, Exit.void) : close(loop)
+    // The report is there once the close ran to its end; a close still running elsewhere is waited for.
+    return Effect.zipRight(
+      Effect.exit(closing),
+      Effect.suspend(() => (loop.report !== undefined ? Effect.succeed(loop.report) : Deferred.await(loop.closed)))
+    )
   })

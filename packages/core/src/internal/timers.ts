@@ -36,6 +36,22 @@ export const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
   return Effect.sync(() => timers.clearTimeout(handle))
 })
 
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_DELAY_MS = 2_147_483_647
+
+/**
+ * Calls `f` once after `ms`: the deadline of a close's wait, which keeps the
+ * process alive until the close ends. A deadline beyond the longest delay (an
+ * infinite one) is never reached: no timer.
+ *
+ * @internal
+ */
+export const startTimer = (f: () => void, ms: number): unknown =>
+  ms <= MAX_DELAY_MS ? timers.setTimeout(f, ms) : undefined
+
+/** @internal */
+export const stopTimer = (handle: unknown): void => timers.clearTimeout(handle)
+
 /** Runs `sweep` every `ms` until the loop closes, without keeping the process alive. @internal */
 export const startSweep = (loop: LoopImpl, ms: number, sweep: () => void): unknown => {
   const handle = timers.setInterval(sweep, ms)
