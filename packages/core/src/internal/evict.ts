@@ -14,7 +14,7 @@ import type * as LoopLocal from "../LoopLocal.js"
 import { record, release, waitUntil } from "./close.js"
 import type { Entry } from "./entry.js"
 import type { KeyTable } from "./table.js"
-import { nextTurn, startSweep, startTimer, stopSweep, stopTimer } from "./timers.js"
+import { nextTurn, startSweep, startWatch, stopSweep, stopTimer } from "./timers.js"
 import { keyText, type Owner, small } from "./entry.js"
 import { abandoned } from "./errors.js"
 import { type LoopImpl, LoopTag, type Tracked, tableOf, withLoop } from "./loop.js"
@@ -97,9 +97,9 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
   const fiber = Effect.runFork(Effect.zipRight(nextTurn, release(loop, entry)))
   loop.evicting.set(fiber, entry)
   // Nobody waits for an eviction's release: one that hangs past the deadline is told now, not only at a close.
-  const watch = startTimer(loop.deadlineMs, () => {
+  const watch = startWatch(() => {
     if (!loop.closing) Effect.runFork(logStillRunning(entry, key, Date.now() - started))
-  })
+  }, loop.deadlineMs)
   fiber.addObserver(() => {
     loop.evicting.delete(fiber)
     stopTimer(watch)

@@ -60,15 +60,17 @@ export const startSweep = (loop: LoopImpl, ms: number, sweep: () => void): unkno
   return handle
 }
 
-/** Runs `f` once after `ms`, without keeping the process alive; `stopTimer` cancels it. @internal */
-export const startTimer = (ms: number, f: () => void): unknown => {
-  const handle = timers.setTimeout(f, Math.min(ms, 0x7fffffff))
-  ;(handle as { unref?: () => void }).unref?.()
+/**
+ * Calls `f` once after `ms`, without keeping the process alive (the watch on
+ * an eviction's release); never beyond the longest delay. `stopTimer` cancels it.
+ *
+ * @internal
+ */
+export const startWatch = (f: () => void, ms: number): unknown => {
+  const handle = startTimer(f, ms)
+  ;(handle as { unref?: () => void } | undefined)?.unref?.()
   return handle
 }
-
-/** @internal */
-export const stopTimer = (handle: unknown): void => timers.clearTimeout(handle)
 
 /** @internal */
 export const stopSweep = (loop: LoopImpl, handle: unknown): void => {
