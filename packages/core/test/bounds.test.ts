@@ -372,6 +372,38 @@ describe("an eviction's release (Effect)", () => {
     ])
   })
 
+  it("is logged by the logger of the program that made the loop, though nobody waits for it", async () => {
+    const console = captureConsole()
+    const logs: Array<Logged> = []
+    const Pool = LoopLocal.stickySingleton(
+      (key: string) =>
+        Effect.acquireRelease(Effect.succeed({ key }), () =>
+          key === "a" ? Effect.die(new Error("close a failed")) : key === "b" ? Effect.never : Effect.void
+        ),
+      { capacity: 1 }
+    )
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const loop = yield* ownLoop("30 millis")
+        yield* loop.run(Pool("a"))
+        yield* loop.run(Pool("b")) // evicts "a", whose release fails
+        yield* loop.run(Pool("c")) // evicts "b", whose release hangs past the deadline
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 80)))
+        expect(logs.map((l) => `${l.level} ${l.message}`)).toEqual([
+          expect.stringMatching(/^WARN loop-local: the release of stickySingleton "a" failed after \d+ ms$/),
+          expect.stringMatching(/^WARN loop-local: the release of stickySingleton "b", evicted, is still running after/)
+        ])
+        yield* loop.close
+      }).pipe(Effect.provide(recordLogs(logs)))
+    )
+    expect(logs.map((l) => l.message)).toEqual([
+      expect.stringMatching(/"a" failed/),
+      expect.stringMatching(/"b", evicted, is still running/),
+      expect.stringMatching(/"b" abandoned/)
+    ])
+    expect(console).toEqual([])
+  })
+
   it("that hangs reaches no caller, and is named abandoned at the close's deadline, logged at WARN", async () => {
     const logs: Array<Logged> = []
     const Pool = LoopLocal.stickySingleton(

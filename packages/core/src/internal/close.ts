@@ -180,7 +180,8 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     )
     // Started at once, on this fiber's runtime: releases that need no I/O have run when it returns, and only a
     // release still running makes the close wait, until the deadline.
-    const fiber = Runtime.runFork(yield* Effect.runtime<never>())(inOrder)
+    const runtime = yield* Effect.runtime<never>()
+    const fiber = Runtime.runFork(runtime)(inOrder)
     if (yield* endedBy([fiber], deadline)) return
     overdue = true
     const running = next > 0 ? record(loop, entries[next - 1]!, "abandoned", undefined) : undefined
@@ -188,7 +189,7 @@ const releaseAll = (loop: LoopImpl, deadline: number): Effect.Effect<void> =>
     // Every remaining release still starts, in order; each is waited for until the event loop's next turn at most
     // (what needs no I/O finishes), then abandoned to go on in the background so that the next can start.
     for (const entry of entries.slice(next)) {
-      const late = Effect.runFork(release(loop, entry), { immediate: true })
+      const late = Runtime.runFork(runtime)(release(loop, entry), { immediate: true })
       if (late.unsafePoll() !== null) continue
       const overrun = (yield* endedBy([late], Date.now())) ? undefined : record(loop, entry, "abandoned", undefined)
       if (overrun !== undefined) yield* logRelease(overrun, false, entry.fromPromise)

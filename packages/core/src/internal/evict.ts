@@ -10,6 +10,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Runtime from "effect/Runtime"
 import type * as LoopLocal from "../LoopLocal.js"
 import { record, release, waitUntil } from "./close.js"
 import type { Entry } from "./entry.js"
@@ -94,11 +95,11 @@ const evict = (loop: LoopImpl, entry: Entry): void => {
   if (entry.release === undefined) return
   const key = keyText(entry)
   const started = Date.now()
-  const fiber = Effect.runFork(Effect.zipRight(nextTurn, release(loop, entry)))
+  const fiber = Runtime.runFork(loop.runtime)(Effect.zipRight(nextTurn, release(loop, entry)))
   loop.evicting.set(fiber, entry)
   // Nobody waits for an eviction's release: one that hangs past the deadline is told now, not only at a close.
   const watch = startWatch(() => {
-    if (!loop.closing) Effect.runFork(logStillRunning(entry, key, Date.now() - started))
+    if (!loop.closing) Runtime.runFork(loop.runtime)(logStillRunning(entry, key, Date.now() - started))
   }, loop.deadlineMs)
   fiber.addObserver(() => {
     loop.evicting.delete(fiber)

@@ -57,6 +57,12 @@ export class LoopImpl implements LoopLocal.Loop {
   readonly sweeps = new Set<unknown>()
   /** Releases started by `invalidate` and still running: a close waits for them. */
   readonly evicting = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>()
+  /**
+   * What work nobody waits for (an eviction's release, its warnings) runs
+   * with: the runtime of the fiber that made the loop, so that the program's
+   * logger and tracer see it, as `RcMap`'s evictions run in its maker's context.
+   */
+  runtime: Runtime.Runtime<never> = Runtime.defaultRuntime
 
   constructor(
     readonly id: number,

@@ -4,6 +4,7 @@
  * making and closing loops; it knows nothing of entries.
  */
 import * as Deferred from "effect/Deferred"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -50,10 +51,12 @@ export const realmOwner = (name: string, byIdentity: boolean): Owner => {
  * @internal
  */
 export const makeLoop = (deadlineMs?: number): Effect.Effect<LoopImpl, never, Scope.Scope> =>
-  Effect.flatMap(Scope.Scope, (parent) => {
+  Effect.flatMap(Effect.runtime<Scope.Scope>(), (runtime) => {
+    const parent = Context.get(runtime.context, Scope.Scope)
     const loop: LoopImpl = new LoopImpl(realm().nextLoopId++, () =>
       ownScope(loop, Effect.runSync(Scope.fork(parent, ExecutionStrategy.sequential)))
     )
+    loop.runtime = runtime
     if (deadlineMs !== undefined) loop.deadlineMs = deadlineMs
     return Effect.as(Scope.addFinalizer(parent, close(loop)), loop)
   })
