@@ -143,7 +143,7 @@ export const insertReady = (
   entry.acquiredAt = small(Date.now() - loop.startedAt)
   entry.seq = ++loop.completed
   if (release !== undefined) {
-    entry.release = () => release
+    entry.release = { run: () => release }
     loop.releases.add(entry)
   }
   if (table !== undefined) {

@@ -36,6 +36,7 @@ export {
   makeOwner,
   type Owner,
   outsideFibers,
+  type Release,
   waitsForItself
 } from "./entry.js"
 export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"

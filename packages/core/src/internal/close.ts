@@ -136,7 +136,12 @@ export const release = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
     entry.releaseState = small(Date.now() - loop.startedAt + 1)
     const key = keyText(entry)
     // Provided, so that code in a release finds the loop being closed, and any use of it fails as closed.
-    const released = traced("loop-local.release", entry.kind, key, Effect.provideService(make(), LoopTag, loop))
+    const released = traced(
+      "loop-local.release",
+      entry.kind,
+      key,
+      Effect.provideService(make.run(entry.value), LoopTag, loop)
+    )
     return Effect.flatMap(Effect.exit(released), (exit) => {
       const outcome = Exit.isSuccess(exit)
         ? record(loop, entry, "ok", undefined, key)

@@ -8,17 +8,16 @@
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import { record, release as releaseEntry } from "./close.js"
-import { constructing, type Entry, keyText, small } from "./entry.js"
+import { constructing, type Entry, keyText, type Release, small } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
-import { logRelease, noteAcquired, traced } from "./observe.js"
+import { logRelease, noteAcquired, tracedAcquisition } from "./observe.js"
+import { ConstructionScope } from "./scope.js"
 import { describe } from "./validate.js"
 
 /**
@@ -29,7 +28,7 @@ import { describe } from "./validate.js"
  */
 export interface Acquired<A> {
   readonly value: A
-  readonly release: () => Effect.Effect<void>
+  readonly release: Release
 }
 
 /**
@@ -62,8 +61,7 @@ export const construction = <A, E, R>(
       const started = Date.now()
       const effect = make()
       if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
-      const made = traced(
-        "loop-local.acquire",
+      const made = tracedAcquisition(
         entry.kind,
         keyText(entry),
         Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
@@ -75,61 +73,48 @@ export const construction = <A, E, R>(
           return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
         })
       }
-      return Effect.flatMap(Scope.make(), (scope) => {
-        // Watched, so that a plain construction that registered a release (it belongs in `stickySingleton`) is
-        // caught, and so that a construction cut short by its loop's close is known to hold something to release.
-        const watched = watch(scope)
-        return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, watched))), (exit) => {
-          const closeScope = () => Scope.close(scope, Exit.void)
-          if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, closeScope, started)
-          if (Exit.isSuccess(exit) && !watched.used) return settle(loop, entry, exit, undefined, started)
-          const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
-          // What a construction cut short by the close acquired is released with the close, reported and logged.
-          if (loop.closing && watched.used) return settle(loop, entry, outcome, closeScope, started)
-          // The partial resource is released before any waiter sees the failure.
-          return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
-            Effect.zipRight(
-              // A failure of that release while the loop closes (its caller interrupted, it went on) is the close's.
-              Exit.isFailure(released) && loop.closing ? reportPartial(loop, entry, released.cause) : Effect.void,
-              settle(
-                loop,
-                entry,
-                Exit.isFailure(released)
-                  ? Exit.failCause(
-                      Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause
-                    )
-                  : outcome,
-                undefined,
-                started
-              )
-            )
-          )
-        })
-      })
+      const scope = new ConstructionScope()
+      return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, scope))), (exit) =>
+        scoped(loop, entry, mode, scope, exit, started)
+      )
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
 }
 
-/** A scope that notes whether anything was registered in it. */
-const watch = (scope: Scope.CloseableScope): Scope.Scope & { readonly used: boolean } => {
-  const watched = {
-    [Scope.ScopeTypeId]: Scope.ScopeTypeId,
-    strategy: scope.strategy,
-    used: false,
-    fork(strategy: ExecutionStrategy.ExecutionStrategy) {
-      watched.used = true
-      return Scope.fork(scope, strategy)
-    },
-    addFinalizer(finalizer: Scope.Scope.Finalizer) {
-      watched.used = true
-      return Scope.addFinalizerExit(scope, finalizer)
-    },
-    pipe() {
-      // biome-ignore lint/complexity/noArguments: Pipeable's own convention
-      return pipeArguments(watched, arguments)
-    }
-  }
-  return watched as unknown as Scope.Scope & { readonly used: boolean }
+/**
+ * Ends a construction run in `scope`. Made here, not inside the construction's callbacks: the scope stays with the
+ * value as its release, and nothing it keeps may keep the construction's effect and callbacks alive.
+ */
+const scoped = (
+  loop: LoopImpl,
+  entry: Entry,
+  mode: Mode,
+  scope: ConstructionScope,
+  exit: Exit.Exit<unknown, unknown>,
+  started: number
+): Effect.Effect<void> => {
+  if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, scope, started)
+  // A plain construction that registered a release belongs in `stickySingleton`.
+  if (Exit.isSuccess(exit) && !scope.used) return settle(loop, entry, exit, undefined, started)
+  const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
+  // What a construction cut short by the close acquired is released with the close, reported and logged.
+  if (loop.closing && scope.used) return settle(loop, entry, outcome, scope, started)
+  // The partial resource is released before any waiter sees the failure.
+  return Effect.flatMap(Effect.exit(scope.close(outcome)), (released) =>
+    Effect.zipRight(
+      // A failure of that release while the loop closes (its caller interrupted, it went on) is the close's.
+      Exit.isFailure(released) && loop.closing ? reportPartial(loop, entry, released.cause) : Effect.void,
+      settle(
+        loop,
+        entry,
+        Exit.isFailure(released)
+          ? Exit.failCause(Exit.isFailure(outcome) ? Cause.sequential(outcome.cause, released.cause) : released.cause)
+          : outcome,
+        undefined,
+        started
+      )
+    )
+  )
 }
 
 const notAnEffect = (entry: Entry, u: unknown) =>
@@ -153,7 +138,7 @@ const settle = <A, E>(
   loop: LoopImpl,
   entry: Entry,
   exit: Exit.Exit<A, E>,
-  release: (() => Effect.Effect<void>) | undefined,
+  release: Release | undefined,
   started: number
 ): Effect.Effect<void> => {
   loop.pending.delete(entry)
@@ -173,12 +158,16 @@ const settle = <A, E>(
   if (!loop.closing) {
     if (release !== undefined) loop.releases.add(entry)
     entry.value = exit.value
+    // The Promise its Promise-side waiters were given is not kept: a value nobody asks for again keeps none, and the
+    // first hit makes a resolved one.
+    entry.promise = undefined
     if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
     Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
     return noteAcquired(loop, entry, entry.acquireMs)
   }
-  // Its waiters were told at the close's start; nobody gets the value.
+  // Its waiters were told at the close's start; nobody gets the value, but its release is given it.
+  entry.value = exit.value
   entry.table?.delete(entry.key, entry)
   Deferred.unsafeDone(deferred, Exit.die(closedError(loop.id)))
   return release === undefined ? Effect.void : releaseLate(loop, entry)

@@ -113,6 +113,17 @@ export const constructing = FiberRef.unsafeMake<ReadonlyArray<Construction>>([])
 export const outsideFibers = { chain: (): ReadonlyArray<Construction> => [] }
 
 /**
+ * What releases a value when its loop closes or it is forgotten: the scope it
+ * was acquired in, or a release shared by every value of a definition (given
+ * the value), so that a cached value keeps no closure of its own for it.
+ *
+ * @internal
+ */
+export interface Release {
+  readonly run: (value: unknown) => Effect.Effect<void>
+}
+
+/**
  * One acquisition in a loop: pending while its construction runs, then ready,
  * holding the value and the release that the loop runs when it closes. A value
  * is kept as is; the wrappers the hits return (an `Exit` for Effect callers, a
@@ -126,8 +137,7 @@ export class Entry implements Construction {
   exit: Exit.Success<unknown, never> | undefined = undefined
   promise: Promise<unknown> | undefined = undefined
   pending: Pending | undefined = undefined
-  /** Makes the release when it is due: a thunk is lighter to keep than an effect for every cached value. */
-  release: (() => Effect.Effect<void>) | undefined = undefined
+  release: Release | undefined = undefined
   /** When its release started (ms since the loop's start, plus 1); -1 once its outcome is recorded. */
   releaseState = 0
   /** Milliseconds since the loop's start (see `small`). */

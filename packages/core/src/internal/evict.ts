@@ -45,7 +45,11 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
         "loop-local.release",
         entry.kind,
         text,
-        Effect.provideService(Effect.suspend(release), LoopTag, loop)
+        Effect.provideService(
+          Effect.suspend(() => release.run(entry.value)),
+          LoopTag,
+          loop
+        )
       )
       // One event-loop turn first, so that a caller the value was just handed to receives it unreleased. A close
       // that begins meanwhile waits for this release (within its deadline) and reports it.

@@ -6,7 +6,12 @@
  * entries and reports but changes nothing.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import type * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText } from "./entry.js"
 import type { LoopImpl } from "./loop.js"
@@ -18,13 +23,103 @@ export const debugEnabled = (): boolean =>
 /** A release slower than this is logged even when it succeeds. @internal */
 export const SLOW_RELEASE_MS = 1_000
 
-/** An acquisition or a release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. @internal */
+/** A release, as a span of Effect's tracer: what users with an OpenTelemetry exporter see. @internal */
 export const traced = <A, E, R>(
-  name: "loop-local.acquire" | "loop-local.release",
+  name: "loop-local.release",
   kind: LoopLocal.EntryKind,
   key: string,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key } })
+): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind, key }, captureStackTrace: false })
+
+/**
+ * An acquisition, as a `loop-local.acquire` span, the parent of the spans of
+ * the acquisition's own code. A scoped resource's finalizer keeps the context
+ * it was acquired in for as long as the value is cached, so that context holds
+ * a `ParentSpan` that keeps the span's ids but not the span itself: the span,
+ * with its attributes, status and times, weighs a kilobyte per cached value.
+ * No call-site stack trace either: it would name this module, not the caller.
+ * With the tracer off there is no span to make.
+ *
+ * @internal
+ */
+export const tracedAcquisition = <A, E, R>(
+  kind: LoopLocal.EntryKind,
+  key: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? Effect.useSpan("loop-local.acquire", { attributes: { kind, key }, captureStackTrace: false }, (span) =>
+          Effect.withParentSpan(effect, new SpanIds(span))
+        )
+      : effect
+  )
+
+/**
+ * A span as its children see it, holding its ids and only a weak reference to
+ * the span itself: while the span lives (the acquisition runs, or a tracer
+ * keeps it), attributes, events and links reach it and it reads as it does.
+ */
+class SpanIds implements Tracer.Span {
+  readonly _tag = "Span"
+  private readonly span: WeakRef<Tracer.Span>
+  readonly name: string
+  readonly spanId: string
+  readonly traceId: string
+  readonly parent: Option.Option<Tracer.AnySpan>
+  readonly sampled: boolean
+  readonly kind: Tracer.SpanKind
+
+  constructor(span: Tracer.Span) {
+    this.span = new WeakRef(span)
+    this.name = span.name
+    // Effect builds ids a character at a time: a chain of thirty strings per id, which V8 joins into one string when
+    // it first reads it as a number.
+    Number(span.spanId)
+    Number(span.traceId)
+    this.spanId = span.spanId
+    this.traceId = span.traceId
+    this.parent = span.parent
+    this.sampled = span.sampled
+    this.kind = span.kind
+  }
+
+  get context(): Context.Context<never> {
+    return this.span.deref()?.context ?? Context.empty()
+  }
+
+  /** Once the span is gone, only that it ended is known. */
+  get status(): Tracer.SpanStatus {
+    return this.span.deref()?.status ?? ended
+  }
+
+  get attributes(): ReadonlyMap<string, unknown> {
+    return this.span.deref()?.attributes ?? noAttributes
+  }
+
+  get links(): ReadonlyArray<Tracer.SpanLink> {
+    return this.span.deref()?.links ?? []
+  }
+
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    this.span.deref()?.end(endTime, exit)
+  }
+
+  attribute(key: string, value: unknown): void {
+    this.span.deref()?.attribute(key, value)
+  }
+
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    this.span.deref()?.event(name, startTime, attributes)
+  }
+
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    this.span.deref()?.addLinks(links)
+  }
+}
+
+const ended: Tracer.SpanStatus = { _tag: "Ended", startTime: 0n, endTime: 0n, exit: Exit.void }
+const noAttributes: ReadonlyMap<string, unknown> = new Map()
 
 /**
  * Logs a release that failed, was abandoned or was slow (and, in debug, every
