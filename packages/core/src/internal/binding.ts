@@ -18,7 +18,7 @@ import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
 import { type Acquired, construction } from "./construction.js"
-import { type Construction, constructing, Entry, type Owner } from "./entry.js"
+import { type Construction, Constructing, Entry, type Owner } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
@@ -31,7 +31,7 @@ import { requireMilliseconds } from "./validate.js"
 export type { Acquired } from "./construction.js"
 export {
   type Construction,
-  constructing,
+  constructionsIn,
   type Entry,
   makeOwner,
   type Owner,
@@ -123,7 +123,7 @@ const start = <A, E>(
 ): Promise<A> => {
   const built = construction(loop, entry, "paired", make)
   const run = Effect.provideService(
-    chain.length === 0 ? built : Effect.locally(built, constructing, chain),
+    chain.length === 0 ? built : Effect.provideService(built, Constructing, chain),
     LoopTag,
     loop
   )

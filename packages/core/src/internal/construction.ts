@@ -6,13 +6,14 @@
  * or the entry forgotten and its waiters failed. It never looks a key up.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { record, release as releaseEntry } from "./close.js"
-import { constructing, type Entry, keyText, type Release, small } from "./entry.js"
+import { type Entry, keyText, type Release, small, working } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
@@ -61,22 +62,22 @@ export const construction = <A, E, R>(
       const started = Date.now()
       const effect = make()
       if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
-      const made = tracedAcquisition(
-        entry.kind,
-        keyText(entry),
-        Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
-      )
+      const made = tracedAcquisition(entry.kind, keyText(entry), effect)
       if (mode === "paired") {
-        return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
+        const paired = Effect.mapInputContext(made, (context: Context.Context<R>) => working(context, entry))
+        return Effect.flatMap(Effect.exit(restore(paired)), (exit) => {
           if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
           const acquired = exit.value as Acquired<unknown>
           return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
         })
       }
       const scope = new ConstructionScope()
-      return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, scope))), (exit) =>
-        scoped(loop, entry, mode, scope, exit, started)
+      const inScope = Effect.mapInputContext(
+        made,
+        (context: Context.Context<Exclude<R, Scope.Scope>>) =>
+          Context.add(working(context, entry), Scope.Scope, scope) as Context.Context<R>
       )
+      return Effect.flatMap(Effect.exit(restore(inScope)), (exit) => scoped(loop, entry, mode, scope, exit, started))
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
 }

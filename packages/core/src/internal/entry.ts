@@ -9,7 +9,6 @@ import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
@@ -94,13 +93,31 @@ export const waitsForItself = (
 }
 
 /**
- * The constructions the current fiber works for, outermost first: inherited
- * by the construction fibers they start, so that a call waiting for one of
- * them, which would wait for itself, is caught.
+ * The constructions a fiber works for, outermost first, as a service of its
+ * context: inherited by the construction fibers they start, so that a call
+ * waiting for one of them, which would wait for itself, is caught. In the
+ * context, not in a FiberRef: a construction changes its context anyway (its
+ * `Scope`), and a cached resource's finalizer keeps what its acquisition's
+ * fiber held, so a FiberRef of its own would cost every cached value a copy.
  *
  * @internal
  */
-export const constructing = FiberRef.unsafeMake<ReadonlyArray<Construction>>([])
+export interface Constructing {
+  readonly _: unique symbol
+}
+
+/** @internal */
+export const Constructing = Context.GenericTag<Constructing, ReadonlyArray<Construction>>(
+  "@loop-local/core/Constructing"
+)
+
+/** The constructions the code with this context works for. @internal */
+export const constructionsIn = (context: Context.Context<never>): ReadonlyArray<Construction> =>
+  context.unsafeMap.get(Constructing.key) ?? []
+
+/** The context of code working for `construction` too. @internal */
+export const working = <R>(context: Context.Context<R>, construction: Construction): Context.Context<R> =>
+  Context.add(context, Constructing, [...constructionsIn(context), construction]) as Context.Context<R>
 
 /**
  * The chain of constructions of code running outside any fiber, as the host

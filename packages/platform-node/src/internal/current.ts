@@ -86,7 +86,8 @@ export const currentLoop = (): core.Loop => {
 /** The constructions the current call works for, found where its loop is: in the fiber, else in the call tree. @internal */
 export const currentChain = (): ReadonlyArray<core.Construction> => {
   const fiber = Fiber.getCurrentFiber()
-  if (fiber._tag === "Some" && core.loopOf(fiber.value) !== undefined) return fiber.value.getFiberRef(core.constructing)
+  if (fiber._tag === "Some" && core.loopOf(fiber.value) !== undefined)
+    return core.constructionsIn(fiber.value.currentContext)
   return nodeRealm.bound.getStore()?.constructing ?? []
 }
 
