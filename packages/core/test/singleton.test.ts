@@ -220,10 +220,16 @@ describe("stickySingleton", () => {
       Effect.gen(function* () {
         yield* Effect.addFinalizer(() => Effect.sync(() => log.push("first")))
         const child = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
-        yield* Scope.addFinalizer(child, Effect.sync(() => log.push("forked")))
+        yield* Scope.addFinalizer(
+          child,
+          Effect.sync(() => log.push("forked"))
+        )
         yield* Effect.addFinalizer(() => Effect.sync(() => log.push("last")))
         const scope = yield* Effect.scope
-        late = Scope.addFinalizer(scope, Effect.sync(() => log.push("late")))
+        late = Scope.addFinalizer(
+          scope,
+          Effect.sync(() => log.push("late"))
+        )
         return { url }
       })
     )
