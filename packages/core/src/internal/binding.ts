@@ -12,13 +12,12 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
 import { type Acquired, construction } from "./construction.js"
-import { type Construction, Constructing, Entry, type Owner } from "./entry.js"
+import { type Construction, Constructing, Entry, type Owner, type Pending } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, touch, invalidate as invalidateEffect } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
@@ -78,7 +77,17 @@ const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
 
 /** The entry's value or construction as a Promise, made once per entry. */
 const entryPromise = (entry: Entry): Promise<unknown> =>
-  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : toPromise(Deferred.await(entry.pending!.deferred)))
+  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : waiting(entry.pending!))
+
+/**
+ * The Promise of a construction's outcome, settled as its waiters are told
+ * (`tellWaiters`). Made before they are: once its loop began closing, and its
+ * waiters were told, no call of this module makes one.
+ */
+const waiting = (pending: Pending): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    pending.tell = (exit) => (Exit.isSuccess(exit) ? resolve(exit.value) : reject(Cause.squash(exit.cause)))
+  })
 
 /** Where a call looks: a loop, and an owner's keys in it. */
 export interface Place {

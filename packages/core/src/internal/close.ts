@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Option from "effect/Option"
 import type * as LoopLocal from "../LoopLocal.js"
-import { type Entry, keyText, small } from "./entry.js"
+import { type Entry, keyText, small, tellWaiters } from "./entry.js"
 import { abandoned, closedError, unfinished } from "./errors.js"
 import { type LoopImpl, LoopTag } from "./loop.js"
 import { logRelease, traced } from "./observe.js"
@@ -51,7 +51,7 @@ export const close = (loop: LoopImpl): Effect.Effect<void> =>
         // Taken now: a construction that settles during the releases still runs its value's release in its fiber.
         if (entry.pending!.fiber !== undefined) constructions.set(entry.pending!.fiber, entry)
         // A construction stuck in an uninterruptible region must not hang its waiters, nor hold up the releases.
-        Deferred.unsafeDone(entry.pending!.deferred, Exit.die(closedError(loop.id)))
+        tellWaiters(entry.pending!, Exit.die(closedError(loop.id)))
         if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
       }
       stopSweeps(loop)

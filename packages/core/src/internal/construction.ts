@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { record, release as releaseEntry } from "./close.js"
-import { type Entry, keyText, type Release, small, working } from "./entry.js"
+import { type Entry, keyText, type Release, small, tellWaiters, working } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
@@ -54,7 +54,12 @@ export const construction = <A, E, R>(
   mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined, interruptible: mode !== "paired" }
+  entry.pending = {
+    deferred: Deferred.unsafeMake(FiberId.none),
+    fiber: undefined,
+    interruptible: mode !== "paired",
+    tell: undefined
+  }
   loop.pending.add(entry)
   return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
@@ -143,13 +148,13 @@ const settle = <A, E>(
   started: number
 ): Effect.Effect<void> => {
   loop.pending.delete(entry)
-  const deferred = entry.pending!.deferred
+  const pending = entry.pending!
   entry.pending = undefined
   entry.release = release
   if (Exit.isFailure(exit)) {
     entry.table?.delete(entry.key, entry)
     const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
-    Deferred.unsafeDone(deferred, Exit.failCause(cause))
+    tellWaiters(pending, Exit.failCause(cause))
     return release === undefined ? Effect.void : releaseLate(loop, entry)
   }
   const now = Date.now()
@@ -164,13 +169,13 @@ const settle = <A, E>(
     entry.promise = undefined
     if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
-    Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
+    tellWaiters(pending, Exit.succeed(exit.value))
     return noteAcquired(loop, entry, entry.acquireMs)
   }
   // Its waiters were told at the close's start; nobody gets the value, but its release is given it.
   entry.value = exit.value
   entry.table?.delete(entry.key, entry)
-  Deferred.unsafeDone(deferred, Exit.die(closedError(loop.id)))
+  tellWaiters(pending, Exit.die(closedError(loop.id)))
   return release === undefined ? Effect.void : releaseLate(loop, entry)
 }
 

@@ -5,7 +5,7 @@
  * or touch a loop's state: acquisition, closing and eviction do.
  */
 import * as Context from "effect/Context"
-import type * as Deferred from "effect/Deferred"
+import * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -59,6 +59,20 @@ export interface Pending {
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** Whether a close interrupts it: a Promise cannot be stopped, so a Promise-side construction is waited for. */
   readonly interruptible: boolean
+  /** Settles the Promise its Promise-side waiters were given, once one is made. */
+  tell: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+}
+
+/**
+ * Tells a construction's waiters its outcome: Effect waiters through its
+ * `Deferred`, Promise waiters through the Promise they were given, which no
+ * fiber then has to await the `Deferred` for.
+ *
+ * @internal
+ */
+export const tellWaiters = (pending: Pending, exit: Exit.Exit<unknown, unknown>): void => {
+  Deferred.unsafeDone(pending.deferred, exit)
+  pending.tell?.(exit)
 }
 
 /**
