@@ -38,11 +38,11 @@ const bytesPerEntry = async (fill: () => Promise<unknown>) => {
   return (after - before) / ENTRIES
 }
 
-// Each row's loop is made (and its first entry acquired) before the heap is first read, so that no row counts a loop.
-const onLoop = async <A>(fill: (loop: Binding.Loop) => Effect.Effect<A, never, LoopLocal.LoopLocal>) => {
+// Each row's loop is made and used once before the heap is first read, so that no row counts a loop.
+const onLoop = async <A>(fill: () => Effect.Effect<A, never, LoopLocal.LoopLocal>) => {
   const loop = Binding.makeLoop()
   await loop.runPromise(LoopLocal.storage)
-  return bytesPerEntry(async () => [loop, await loop.runPromise(fill(loop))])
+  return bytesPerEntry(async () => [loop, await loop.runPromise(fill())])
 }
 
 const stickyRow = async (name: string, wrap: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => ({
