@@ -21,7 +21,8 @@ const groups: ReadonlyArray<{ file: string; nodeOptions?: ReadonlyArray<string> 
   { file: "packages/platform-node/bench/memory.ts", nodeOptions: ["--expose-gc"] },
   { file: "packages/platform-node/bench/bounded-hits.ts" },
   { file: "packages/platform-node/bench/bounded-memory.ts", nodeOptions: ["--expose-gc"] },
-  { file: "packages/platform-node/bench/lifecycle.ts" }
+  { file: "packages/platform-node/bench/lifecycle.ts" },
+  { file: "packages/core/bench/effect-memory.ts", nodeOptions: ["--expose-gc"] }
 ]
 
 const rows: Array<Row> = []

@@ -58,6 +58,37 @@ describe("observability", () => {
     })
   )
 
+  it.effect("makes the acquisition's own spans its children, and its annotations reach it", () =>
+    Effect.gen(function* () {
+      const spans: Array<Recorded> = []
+      const traceIds: Array<string> = []
+      const Pool = LoopLocal.stickySingleton((url: string) =>
+        Effect.acquireRelease(
+          Effect.gen(function* () {
+            yield* Effect.annotateCurrentSpan("pool.size", 10)
+            const connect = yield* Effect.useSpan("connect", (span) => Effect.succeed(span))
+            traceIds.push(connect.traceId)
+            return { url }
+          }),
+          () => Effect.void
+        )
+      )
+      const tracer = yield* recordingTracer(spans)
+      yield* inLoop(
+        Effect.withSpan(
+          Effect.zipRight(
+            Effect.flatMap(Effect.currentSpan, (handler) => Effect.sync(() => traceIds.push(handler.traceId))),
+            Pool("a")
+          ),
+          "handler"
+        )
+      ).pipe(Effect.withTracer(tracer))
+      expect(spans.find((s) => s.name === "loop-local.acquire")?.attributes.get("pool.size")).toBe(10)
+      expect(spans.find((s) => s.name === "connect")?.parent).toBe("loop-local.acquire")
+      expect(new Set(traceIds).size).toBe(1)
+    })
+  )
+
   it.live(
     "logs a failed release and a slow one through Effect's logger",
     () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Effect, Fiber } from "effect"
+import { Cause, Data, Deferred, Effect, ExecutionStrategy, Fiber, Scope } from "effect"
 import { LoopLocal } from "../src/index.js"
 import * as Binding from "../src/internal/binding.js"
 import { captureConsole, isLoopClosed, makeCounter, makeLoop } from "./helpers.js"
@@ -211,6 +211,36 @@ describe("stickySingleton", () => {
     expect(state).toMatchObject({ acquired: 2, released: 1 })
     await loop2.dispose()
     expect(state).toMatchObject({ acquired: 2, released: 2 })
+  })
+
+  it("releases a value's finalizers and forked scopes last registered first, once; one added after runs at once", async () => {
+    const log: Array<string> = []
+    let late: Effect.Effect<void> = Effect.void
+    const Pool = LoopLocal.stickySingleton((url: string) =>
+      Effect.gen(function* () {
+        yield* Effect.addFinalizer(() => Effect.sync(() => log.push("first")))
+        const child = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
+        yield* Scope.addFinalizer(
+          child,
+          Effect.sync(() => log.push("forked"))
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => log.push("last")))
+        const scope = yield* Effect.scope
+        late = Scope.addFinalizer(
+          scope,
+          Effect.sync(() => log.push("late"))
+        )
+        return { url }
+      })
+    )
+    const loop = makeLoop()
+    await loop.runPromise(Pool("a"))
+    await loop.runPromise(Pool.invalidate("a"))
+    expect(log).toEqual(["last", "forked", "first"])
+    await Effect.runPromise(late)
+    expect(log).toEqual(["last", "forked", "first", "late"])
+    await loop.dispose()
+    expect(log).toHaveLength(4)
   })
 
   it("invalidate releases that one instance now and the next call acquires anew", async () => {

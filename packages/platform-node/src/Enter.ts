@@ -37,7 +37,11 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
     kind: "enter",
     key: value,
     chain: internal.currentChain(),
-    acquisition: internal.acquirePromise(construction, () => value, release)
+    acquisition: internal.acquirePromise(
+      construction,
+      () => value,
+      release === undefined ? undefined : internal.releaseWith(release)
+    )
   })
 }
 
@@ -69,7 +73,11 @@ export function enterOnce<A>(value: A | PromiseLike<A>, release?: (value: A) => 
       key: value,
       chain: internal.currentChain(),
       make: () =>
-        internal.acquirePromise(internal.construction(loop, identity, "enterOnce", value), () => value, release)
+        internal.acquirePromise(
+          internal.construction(loop, identity, "enterOnce", value),
+          () => value,
+          release === undefined ? undefined : internal.releaseWith(release)
+        )
     })) as Promise<A>
 }
 
@@ -102,7 +110,7 @@ export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
   if (core.lookup({ loop, owner: identity, key: value }) === undefined) {
     const release = internal.releaseOf(value, undefined)
     if (release instanceof TypeError) throw release
-    core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release: internal.releaseEffect(release) })
+    core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release: release.run(value) })
   }
   return viewOf(value)
 }

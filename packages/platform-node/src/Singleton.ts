@@ -254,8 +254,9 @@ export function stickySingleton<Args extends ReadonlyArray<unknown>, A>(
   factory: (...args: Args) => A | PromiseLike<A>,
   options?: SingletonOptions<LoopLocal.NoInferArgs<Args>> & { readonly release?: ((value: A) => unknown) | undefined }
 ): Cached<Args, Promise<A>> {
-  const release = options?.release
-  if (release !== undefined) internal.requireFunction("stickySingleton's options.release", release)
+  const releaseOption = options?.release
+  if (releaseOption !== undefined) internal.requireFunction("stickySingleton's options.release", releaseOption)
+  const release = releaseOption === undefined ? undefined : internal.releaseWith(releaseOption)
   const { adopt, owner } = core.ownerOf(
     "stickySingleton",
     "stickySingleton of the Promise API",

@@ -10,7 +10,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructing, Entry, exitOf, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { constructionsIn, Entry, exitOf, type Owner, PENDING, small, waitsForItself } from "./entry.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
 import { construction, type Mode } from "./construction.js"
@@ -72,7 +72,7 @@ const acquireShared = <A, E, R>(
       const existing =
         found?.ready && owner.bounds !== undefined && !touch(loop, owner, table, found) ? undefined : found
       if (existing !== undefined) {
-        const cycle = existing.ready ? undefined : waitsForItself(fiber.getFiberRef(constructing), table, key)
+        const cycle = existing.ready ? undefined : waitsForItself(constructionsIn(fiber.currentContext), table, key)
         return cycle === undefined ? restore(awaitEntry<A, E>(existing)) : Effect.die(cycle)
       }
       const entry = new Entry(kind, undefined, table)
@@ -150,7 +150,7 @@ export const insertReady = (
   entry.acquiredAt = small(Date.now() - loop.startedAt)
   entry.seq = ++loop.completed
   if (release !== undefined) {
-    entry.release = () => release
+    entry.release = { run: () => release }
     loop.releases.add(entry)
   }
   if (table !== undefined) {

@@ -12,14 +12,13 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
 import { closeIfEmpty } from "./close.js"
 import { type Acquired, construction } from "./construction.js"
-import { type Construction, constructing, Entry, type Owner, small } from "./entry.js"
+import { type Construction, Constructing, Entry, type Owner, type Pending, small } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, invalidate as invalidateEffect, touch, track } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
@@ -32,11 +31,12 @@ import { requireMilliseconds } from "./validate.js"
 export type { Acquired } from "./construction.js"
 export {
   type Construction,
-  constructing,
+  constructionsIn,
   type Entry,
   makeOwner,
   type Owner,
   outsideFibers,
+  type Release,
   waitsForItself
 } from "./entry.js"
 export { closedError, isLoopClosedError, LoopClosedError } from "./errors.js"
@@ -81,7 +81,17 @@ const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
 
 /** The entry's value or construction as a Promise, made once per entry. */
 const entryPromise = (entry: Entry): Promise<unknown> =>
-  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : toPromise(Deferred.await(entry.pending!.deferred)))
+  (entry.promise ??= entry.ready ? Promise.resolve(entry.value) : waiting(entry.pending!))
+
+/**
+ * The Promise of a construction's outcome, settled as its waiters are told
+ * (`tellWaiters`). Made before they are: once its loop began closing, and its
+ * waiters were told, no call of this module makes one.
+ */
+const waiting = (pending: Pending): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    pending.tell = (exit) => (Exit.isSuccess(exit) ? resolve(exit.value) : reject(Cause.squash(exit.cause)))
+  })
 
 /** Where a call looks: a loop, and an owner's keys in it. */
 export interface Place {
@@ -126,7 +136,7 @@ const start = <A, E>(
 ): Promise<A> => {
   const built = construction(loop, entry, "paired", make)
   const run = Effect.provideService(
-    chain.length === 0 ? built : Effect.locally(built, constructing, chain),
+    chain.length === 0 ? built : Effect.provideService(built, Constructing, chain),
     LoopTag,
     loop
   )

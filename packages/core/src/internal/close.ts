@@ -13,7 +13,7 @@ import * as FiberId from "effect/FiberId"
 import type * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as LoopLocal from "../LoopLocal.js"
-import { type Entry, keyText, small } from "./entry.js"
+import { type Entry, keyText, small, tellWaiters } from "./entry.js"
 import { abandoned, closedError, unfinished } from "./errors.js"
 import { type LoopImpl, LoopTag } from "./loop.js"
 import { logRelease, makesSpans, span } from "./observe.js"
@@ -122,7 +122,7 @@ const stopConstructions = (loop: LoopImpl): Map<Fiber.RuntimeFiber<unknown, unkn
     // Taken now: a construction that settles during the releases still runs its value's release in its fiber.
     if (entry.pending!.fiber !== undefined) constructions.set(entry.pending!.fiber, entry)
     // A construction stuck in an uninterruptible region must not hang its waiters, nor hold up the releases.
-    Deferred.unsafeDone(entry.pending!.deferred, Exit.die(closedError(loop.id)))
+    tellWaiters(entry.pending!, Exit.die(closedError(loop.id)))
     if (entry.pending!.interruptible) entry.pending!.fiber?.unsafeInterruptAsFork(FiberId.none)
   }
   stopSweeps(loop)
@@ -221,10 +221,13 @@ const releaseInLoop = (loop: LoopImpl, entry: Entry, spans: boolean): Effect.Eff
   return Effect.suspend(() => {
     entry.releaseState = small(Date.now() - loop.startedAt + 1)
     const key = keyText(entry)
-    return Effect.matchCauseEffect(spans ? span("loop-local.release", entry, make(), key) : make(), {
-      onFailure: (cause) => logged(loop, entry, record(loop, entry, "failed", cause, key)),
-      onSuccess: () => logged(loop, entry, record(loop, entry, "ok", undefined, key))
-    })
+    return Effect.matchCauseEffect(
+      spans ? span("loop-local.release", entry, make.run(entry.value), key) : make.run(entry.value),
+      {
+        onFailure: (cause) => logged(loop, entry, record(loop, entry, "failed", cause, key)),
+        onSuccess: () => logged(loop, entry, record(loop, entry, "ok", undefined, key))
+      }
+    )
   })
 }
 

@@ -6,19 +6,19 @@
  * or the entry forgotten and its waiters failed. It never looks a key up.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import { record, release as releaseEntry } from "./close.js"
-import { constructing, type Entry, keyText, small } from "./entry.js"
+import { type Entry, keyText, type Release, small, tellWaiters, working } from "./entry.js"
 import { closedError } from "./errors.js"
 import { track } from "./evict.js"
 import type { LoopImpl } from "./loop.js"
 import { logRelease, noteAcquired, traced } from "./observe.js"
+import { ConstructionScope } from "./scope.js"
 import { describe } from "./validate.js"
 
 /**
@@ -29,7 +29,7 @@ import { describe } from "./validate.js"
  */
 export interface Acquired<A> {
   readonly value: A
-  readonly release: () => Effect.Effect<void>
+  readonly release: Release
 }
 
 /**
@@ -54,7 +54,12 @@ export const construction = <A, E, R>(
   mode: Mode,
   make: () => Effect.Effect<A, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-  entry.pending = { deferred: Deferred.unsafeMake(FiberId.none), fiber: undefined, interruptible: mode !== "paired" }
+  entry.pending = {
+    deferred: Deferred.unsafeMake(FiberId.none),
+    fiber: undefined,
+    interruptible: mode !== "paired",
+    tell: undefined
+  }
   loop.pending.add(entry)
   return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
@@ -62,44 +67,50 @@ export const construction = <A, E, R>(
       const started = Date.now()
       const effect = make()
       if (!Effect.isEffect(effect)) return settle(loop, entry, Exit.die(notAnEffect(entry, effect)), undefined, started)
-      const made = traced(
-        "loop-local.acquire",
-        entry,
-        Effect.locallyWith(effect, constructing, (chain) => [...chain, entry])
-      )
+      const made = traced("loop-local.acquire", entry, effect)
       if (mode === "paired") {
-        return Effect.flatMap(Effect.exit(restore(made)), (exit) => {
+        const paired = Effect.mapInputContext(made, (context: Context.Context<R>) => working(context, entry))
+        return Effect.flatMap(Effect.exit(restore(paired)), (exit) => {
           if (Exit.isFailure(exit)) return settle(loop, entry, exit, undefined, started)
           const acquired = exit.value as Acquired<unknown>
           return settle(loop, entry, Exit.succeed(acquired.value), acquired.release, started)
         })
       }
-      return Effect.flatMap(Scope.make(), (scope) => {
-        // Watched, so that a plain construction that registered a release (it belongs in `stickySingleton`) is
-        // caught, and so that a construction cut short by its loop's close is known to hold something to release.
-        const watched = watch(scope)
-        return Effect.flatMap(Effect.exit(restore(Effect.provideService(made, Scope.Scope, watched))), (exit) => {
-          const closeScope = () => Scope.close(scope, Exit.void)
-          if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, closeScope, started)
-          if (Exit.isSuccess(exit) && !watched.used) return settle(loop, entry, exit, undefined, started)
-          const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
-          // A construction cut short by the close may already have released part of what it acquired as it unwound
-          // (a memoized layer's build closes its own scope): those releases' failures are in its exit, which nobody
-          // awaits any more, so they are the close's to report.
-          if (loop.closing && Exit.isFailure(exit)) {
-            const unwound = releaseFailures(exit.cause)
-            if (unwound !== undefined) {
-              return Effect.zipRight(
-                reportPartial(loop, entry, unwound),
-                finish(loop, entry, scope, watched, outcome, started)
-              )
-            }
-          }
-          return finish(loop, entry, scope, watched, outcome, started)
-        })
-      })
+      const scope = new ConstructionScope()
+      const inScope = Effect.mapInputContext(
+        made,
+        (context: Context.Context<Exclude<R, Scope.Scope>>) =>
+          Context.add(working(context, entry), Scope.Scope, scope) as Context.Context<R>
+      )
+      return Effect.flatMap(Effect.exit(restore(inScope)), (exit) => scoped(loop, entry, mode, scope, exit, started))
     })
   ) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+}
+
+/**
+ * Ends a construction run in `scope`. Made here, not inside the construction's callbacks: the scope stays with the
+ * value as its release, and nothing it keeps may keep the construction's effect and callbacks alive.
+ */
+const scoped = (
+  loop: LoopImpl,
+  entry: Entry,
+  mode: Mode,
+  scope: ConstructionScope,
+  exit: Exit.Exit<unknown, unknown>,
+  started: number
+): Effect.Effect<void> => {
+  if (Exit.isSuccess(exit) && mode === "scoped") return settle(loop, entry, exit, scope, started)
+  // A plain construction that registered a release belongs in `stickySingleton`.
+  if (Exit.isSuccess(exit) && !scope.used) return settle(loop, entry, exit, undefined, started)
+  const outcome = Exit.isSuccess(exit) ? Exit.die(scopedSingleton(entry)) : exit
+  // A construction cut short by the close may already have released part of what it acquired as it unwound (a
+  // memoized layer's build closes its own scope): those releases' failures are in its exit, which nobody awaits any
+  // more, so they are the close's to report.
+  const unwound = loop.closing && Exit.isFailure(exit) ? releaseFailures(exit.cause) : undefined
+  if (unwound !== undefined) {
+    return Effect.zipRight(reportPartial(loop, entry, unwound), finish(loop, entry, scope, outcome, started))
+  }
+  return finish(loop, entry, scope, outcome, started)
 }
 
 /**
@@ -109,15 +120,14 @@ export const construction = <A, E, R>(
 const finish = (
   loop: LoopImpl,
   entry: Entry,
-  scope: Scope.CloseableScope,
-  watched: { readonly used: boolean },
+  scope: ConstructionScope,
   outcome: Exit.Exit<unknown, unknown>,
   started: number
 ): Effect.Effect<void> => {
   // What a construction cut short by the close acquired is released with the close, reported and logged.
-  if (loop.closing && watched.used) return settle(loop, entry, outcome, () => Scope.close(scope, Exit.void), started)
+  if (loop.closing && scope.used) return settle(loop, entry, outcome, scope, started)
   // The partial resource is released before any waiter sees the failure.
-  return Effect.flatMap(Effect.exit(Scope.close(scope, outcome)), (released) =>
+  return Effect.flatMap(Effect.exit(scope.close(outcome)), (released) =>
     Effect.zipRight(
       // A failure of that release while the loop closes is the close's; one after the caller of an `enter` was
       // interrupted reaches nobody: both are logged, as any release that fails.
@@ -146,28 +156,6 @@ const releaseFailures = (cause: Cause.Cause<unknown>): Cause.Cause<never> | unde
   return defects.length === 0 ? undefined : defects.map((d) => Cause.die(d)).reduce(Cause.sequential)
 }
 
-/** A scope that notes whether anything was registered in it. */
-const watch = (scope: Scope.CloseableScope): Scope.Scope & { readonly used: boolean } => {
-  const watched = {
-    [Scope.ScopeTypeId]: Scope.ScopeTypeId,
-    strategy: scope.strategy,
-    used: false,
-    fork(strategy: ExecutionStrategy.ExecutionStrategy) {
-      watched.used = true
-      return Scope.fork(scope, strategy)
-    },
-    addFinalizer(finalizer: Scope.Scope.Finalizer) {
-      watched.used = true
-      return Scope.addFinalizerExit(scope, finalizer)
-    },
-    pipe() {
-      // biome-ignore lint/complexity/noArguments: Pipeable's own convention
-      return pipeArguments(watched, arguments)
-    }
-  }
-  return watched as unknown as Scope.Scope & { readonly used: boolean }
-}
-
 const notAnEffect = (entry: Entry, u: unknown) =>
   new TypeError(
     `loop-local: the factory of ${entry.kind} ${keyText(entry)} must return an Effect, got ${
@@ -189,17 +177,17 @@ const settle = <A, E>(
   loop: LoopImpl,
   entry: Entry,
   exit: Exit.Exit<A, E>,
-  release: (() => Effect.Effect<void>) | undefined,
+  release: Release | undefined,
   started: number
 ): Effect.Effect<void> => {
   loop.pending.delete(entry)
-  const deferred = entry.pending!.deferred
+  const pending = entry.pending!
   entry.pending = undefined
   entry.release = release
   if (Exit.isFailure(exit)) {
     entry.table?.delete(entry.key, entry)
     const cause = loop.closing && Cause.isInterruptedOnly(exit.cause) ? Cause.die(closedError(loop.id)) : exit.cause
-    Deferred.unsafeDone(deferred, Exit.failCause(cause))
+    tellWaiters(pending, Exit.failCause(cause))
     return release === undefined ? Effect.void : releaseLate(loop, entry)
   }
   const now = Date.now()
@@ -209,14 +197,18 @@ const settle = <A, E>(
   if (!loop.closing) {
     if (release !== undefined) loop.releases.add(entry)
     entry.value = exit.value
+    // The Promise its Promise-side waiters were given is not kept: a value nobody asks for again keeps none, and the
+    // first hit makes a resolved one.
+    entry.promise = undefined
     if (loop.tracked.size > 0) track(loop, entry)
     // Not kept: a Promise-only entry never needs an Exit; an Effect hit makes its own once.
-    Deferred.unsafeDone(deferred, Exit.succeed(exit.value))
+    tellWaiters(pending, Exit.succeed(exit.value))
     return noteAcquired(loop, entry, entry.acquireMs)
   }
-  // Its waiters were told at the close's start; nobody gets the value.
+  // Its waiters were told at the close's start; nobody gets the value, but its release is given it.
+  entry.value = exit.value
   entry.table?.delete(entry.key, entry)
-  Deferred.unsafeDone(deferred, Exit.die(closedError(loop.id)))
+  tellWaiters(pending, Exit.die(closedError(loop.id)))
   return release === undefined ? Effect.void : releaseLate(loop, entry)
 }
 
@@ -227,7 +219,7 @@ const releaseLate = (loop: LoopImpl, entry: Entry): Effect.Effect<void> => {
   return Effect.void
 }
 
-/** Reports the failed release of a construction's partial resource as any release: logged, and in a close's report. */
+/** Reports the failed release of a construction's partial resource, as the close reports any release. */
 const reportPartial = (loop: LoopImpl, entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   const report = record(loop, entry, "failed", cause)
   return report === undefined ? Effect.void : logRelease(report, loop.debug, entry.fromPromise)

@@ -5,11 +5,10 @@
  * or touch a loop's state: acquisition, closing and eviction do.
  */
 import * as Context from "effect/Context"
-import type * as Deferred from "effect/Deferred"
+import * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as LoopLocal from "../LoopLocal.js"
 import { selfDependency } from "./errors.js"
@@ -60,6 +59,20 @@ export interface Pending {
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** Whether a close interrupts it: a Promise cannot be stopped, so a Promise-side construction is waited for. */
   readonly interruptible: boolean
+  /** Settles the Promise its Promise-side waiters were given, once one is made. */
+  tell: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+}
+
+/**
+ * Tells a construction's waiters its outcome: Effect waiters through its
+ * `Deferred`, Promise waiters through the Promise they were given, which no
+ * fiber then has to await the `Deferred` for.
+ *
+ * @internal
+ */
+export const tellWaiters = (pending: Pending, exit: Exit.Exit<unknown, unknown>): void => {
+  Deferred.unsafeDone(pending.deferred, exit)
+  pending.tell?.(exit)
 }
 
 /**
@@ -94,13 +107,31 @@ export const waitsForItself = (
 }
 
 /**
- * The constructions the current fiber works for, outermost first: inherited
- * by the construction fibers they start, so that a call waiting for one of
- * them, which would wait for itself, is caught.
+ * The constructions a fiber works for, outermost first, as a service of its
+ * context: inherited by the construction fibers they start, so that a call
+ * waiting for one of them, which would wait for itself, is caught. In the
+ * context, not in a FiberRef: a construction changes its context anyway (its
+ * `Scope`), and a cached resource's finalizer keeps what its acquisition's
+ * fiber held, so a FiberRef of its own would cost every cached value a copy.
  *
  * @internal
  */
-export const constructing = FiberRef.unsafeMake<ReadonlyArray<Construction>>([])
+export interface Constructing {
+  readonly _: unique symbol
+}
+
+/** @internal */
+export const Constructing = Context.GenericTag<Constructing, ReadonlyArray<Construction>>(
+  "@loop-local/core/Constructing"
+)
+
+/** The constructions the code with this context works for. @internal */
+export const constructionsIn = (context: Context.Context<never>): ReadonlyArray<Construction> =>
+  context.unsafeMap.get(Constructing.key) ?? []
+
+/** The context of code working for `construction` too. @internal */
+export const working = <R>(context: Context.Context<R>, construction: Construction): Context.Context<R> =>
+  Context.add(context, Constructing, [...constructionsIn(context), construction]) as Context.Context<R>
 
 /**
  * The chain of constructions of code running outside any fiber, as the host
@@ -111,6 +142,17 @@ export const constructing = FiberRef.unsafeMake<ReadonlyArray<Construction>>([])
  * @internal
  */
 export const outsideFibers = { chain: (): ReadonlyArray<Construction> => [] }
+
+/**
+ * What releases a value when its loop closes or it is forgotten: the scope it
+ * was acquired in, or a release shared by every value of a definition (given
+ * the value), so that a cached value keeps no closure of its own for it.
+ *
+ * @internal
+ */
+export interface Release {
+  readonly run: (value: unknown) => Effect.Effect<void>
+}
 
 /**
  * One acquisition in a loop: pending while its construction runs, then ready,
@@ -126,8 +168,7 @@ export class Entry implements Construction {
   exit: Exit.Success<unknown, never> | undefined = undefined
   promise: Promise<unknown> | undefined = undefined
   pending: Pending | undefined = undefined
-  /** Makes the release when it is due: a thunk is lighter to keep than an effect for every cached value. */
-  release: (() => Effect.Effect<void>) | undefined = undefined
+  release: Release | undefined = undefined
   /** When its release started (ms since the loop's start, plus 1); -1 once its outcome is recorded. */
   releaseState = 0
   /** Milliseconds since the loop's start (see `small`). */

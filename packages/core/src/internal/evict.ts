@@ -45,7 +45,11 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       const released = traced(
         "loop-local.release",
         entry,
-        Effect.provideService(Effect.suspend(release), LoopTag, loop),
+        Effect.provideService(
+          Effect.suspend(() => release.run(entry.value)),
+          LoopTag,
+          loop
+        ),
         text
       )
       // One event-loop turn first, so that a caller the value was just handed to receives it unreleased. A close

@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { type Bounds, constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
+import { type Bounds, Constructing, type Entry, keyText, type Owner, outsideFibers } from "./entry.js"
 import { closedError, isLoopClosedError } from "./errors.js"
 import { KeyTable } from "./table.js"
 import { debugEnabled } from "./observe.js"
@@ -127,7 +127,7 @@ export class LoopImpl implements LoopLocal.Loop {
     // Effect code started by a construction outside any fiber continues its chain, so a cycle across the APIs is caught.
     const chain = outsideFibers.chain()
     const run = Effect.provideService(
-      chain.length === 0 ? effect : Effect.locally(effect, constructing, chain),
+      chain.length === 0 ? effect : Effect.provideService(effect, Constructing, chain),
       LoopTag,
       this
     )

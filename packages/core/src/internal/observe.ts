@@ -34,7 +34,8 @@ export const span = <A, E, R>(
   entry: Entry,
   effect: Effect.Effect<A, E, R>,
   key = keyText(entry)
-): Effect.Effect<A, E, R> => Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key } })
+): Effect.Effect<A, E, R> =>
+  Effect.withSpan(effect, name, { attributes: { kind: entry.kind, key }, captureStackTrace: false })
 
 /**
  * An acquisition or a release, as a span of the fiber's tracer: what users

@@ -86,7 +86,8 @@ export const currentLoop = (): core.Loop => {
 /** The constructions the current call works for, found where its loop is: in the fiber, else in the call tree. @internal */
 export const currentChain = (): ReadonlyArray<core.Construction> => {
   const fiber = Fiber.getCurrentFiber()
-  if (fiber._tag === "Some" && core.loopOf(fiber.value) !== undefined) return fiber.value.getFiberRef(core.constructing)
+  if (fiber._tag === "Some" && core.loopOf(fiber.value) !== undefined)
+    return core.constructionsIn(fiber.value.currentContext)
   return nodeRealm.bound.getStore()?.constructing ?? []
 }
 
@@ -115,9 +116,14 @@ export const runFactory = <A>(construction: Construction, factory: () => A): A =
 /** @internal */
 export const requireFunction = core.requireFunction
 
-/** How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. @internal */
-export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefined): (() => unknown) | TypeError => {
-  if (release !== undefined) return () => release(value)
+/**
+ * How a value is released: `release` if given, else its `Symbol.asyncDispose`, else its `Symbol.dispose`. Each is
+ * shared by every value it releases, so that a cached value keeps no closure of its own for it.
+ *
+ * @internal
+ */
+export const releaseOf = (value: unknown, release: core.Release | undefined): core.Release | TypeError => {
+  if (release !== undefined) return release
   if (Effect.isEffect(value)) {
     return new TypeError(
       "loop-local: the value is an Effect, which Promise code cannot release; use the Effect API (LoopLocal.stickySingleton, LoopLocal.enter) or pass the result of currentLoop().runPromise(effect)"
@@ -125,15 +131,24 @@ export const releaseOf = <A>(value: A, release: ((value: A) => unknown) | undefi
   }
   if (value !== null && (typeof value === "object" || typeof value === "function")) {
     const disposable = value as Partial<AsyncDisposable & Disposable>
-    const asyncDispose = disposable[Symbol.asyncDispose]
-    if (typeof asyncDispose === "function") return () => asyncDispose.call(value)
-    const dispose = disposable[Symbol.dispose]
-    if (typeof dispose === "function") return () => dispose.call(value)
+    if (typeof disposable[Symbol.asyncDispose] === "function") return asyncDisposal
+    if (typeof disposable[Symbol.dispose] === "function") return disposal
   }
   return new TypeError(
     "loop-local: the value has neither Symbol.asyncDispose nor Symbol.dispose, so it cannot be released at the end of its loop; pass a release function"
   )
 }
+
+/** A release function given by the caller, as the release of every value it releases. @internal */
+export const releaseWith = <A>(release: (value: A) => unknown): core.Release => ({
+  run: (value) => releaseEffect(() => release(value as A))
+})
+
+const asyncDisposal: core.Release = {
+  run: (value) => releaseEffect(() => (value as AsyncDisposable)[Symbol.asyncDispose]())
+}
+
+const disposal: core.Release = { run: (value) => releaseEffect(() => (value as Disposable)[Symbol.dispose]()) }
 
 /**
  * A release as the loop runs it: a throw or a rejection is a failure, reported
@@ -161,12 +176,6 @@ export const releaseEffect = (release: () => unknown): Effect.Effect<void> =>
 const identity = <A>(a: A): A => a
 
 /**
- * The release an entry keeps. Made here, not inside the acquisition's callbacks, because a closure keeps its
- * whole enclosing scope alive: made there, every cached value would also keep its factory's Promise and call.
- */
-const releaseThunk = (release: () => unknown) => () => releaseEffect(release)
-
-/**
  * A value produced by Promise code, with its release, for a loop's table:
  * `start` runs as `runFactory` runs it, its rejection is the acquisition's
  * error. Interrupted (its loop closed) before it is done, the value is
@@ -177,7 +186,7 @@ const releaseThunk = (release: () => unknown) => () => releaseEffect(release)
 export const acquirePromise = <A>(
   construction: Construction,
   start: () => A | PromiseLike<A>,
-  release: ((value: A) => unknown) | undefined
+  release: core.Release | undefined
 ): Effect.Effect<core.Acquired<A>, unknown> =>
   Effect.suspend(() => {
     let promise: Promise<A>
@@ -195,7 +204,7 @@ export const acquirePromise = <A>(
       Effect.flatMap((value) => {
         const releaseValue = releaseOf(value, release)
         if (releaseValue instanceof TypeError) return Effect.fail(releaseValue)
-        return Effect.succeed({ value, release: releaseThunk(releaseValue) })
+        return Effect.succeed({ value, release: releaseValue })
       })
     )
   })
