@@ -30,6 +30,18 @@ export function enter<A>(value: A | PromiseLike<A>, release: (value: A) => unkno
 export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unknown): Promise<A> {
   if (release !== undefined) internal.requireFunction("enter's release", release)
   const loop = internal.currentLoop()
+  const given = release === undefined ? undefined : internal.releaseWith(release)
+  if (!internal.isThenable(value)) {
+    // A value that is there already needs no construction (nor its fiber): it joins the release order now.
+    const releaseValue = internal.releaseOf(value, given)
+    if (releaseValue instanceof TypeError) return Promise.reject(releaseValue)
+    try {
+      core.insert({ loop, kind: "enter", key: value, value, release: releaseValue.run(value) })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return Promise.resolve(value)
+  }
   // `start` only returns `value`, so no user code runs as this construction: it is in no table.
   const construction = { loop, table: undefined, kind: "enter" as const, key: value, settled: false }
   return core.acquireEach({
@@ -37,11 +49,7 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
     kind: "enter",
     key: value,
     chain: internal.currentChain(),
-    acquisition: internal.acquirePromise(
-      construction,
-      () => value,
-      release === undefined ? undefined : internal.releaseWith(release)
-    )
+    acquisition: internal.acquirePromise(construction, () => value, given)
   })
 }
 

@@ -150,7 +150,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     const hit = core.lookup({ loop, owner, key })
     // A cycle is only possible where this call would wait: on a Promise (maybe the one of a construction it works
     // for), or on a construction it would start; a plain value is returned at once.
-    if (hit !== undefined && !isThenable(hit.value)) return hit.value as T
+    if (hit !== undefined && !internal.isThenable(hit.value)) return hit.value as T
     const cycle = internal.selfDependency(loop, owner, key)
     if (cycle !== undefined) throw cycle
     if (hit !== undefined) return hit.value as T
@@ -166,7 +166,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
       construction.settled = true
     }
     const entry = core.insert({ loop, owner, kind: "singleton", key: stored, value })
-    if (isThenable(value)) {
+    if (internal.isThenable(value)) {
       construction.settled = false
       value.then(
         () => {
@@ -190,7 +190,7 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
         // Every construction in flight is waited for, a retry started meanwhile included, so that the value forgotten
         // is the last one built and no second construction of the key ever runs beside another.
         let seen = core.lookup({ loop, owner, key })
-        while (seen !== undefined && isThenable(seen.value)) {
+        while (seen !== undefined && internal.isThenable(seen.value)) {
           await Promise.resolve(seen.value).catch(() => undefined)
           const now = core.lookup({ loop, owner, key })
           if (now === seen) break
@@ -205,11 +205,6 @@ export const singleton = <Args extends ReadonlyArray<unknown>, T>(
     adopt
   )
 }
-
-const isThenable = (u: unknown): u is PromiseLike<unknown> =>
-  u !== null &&
-  (typeof u === "object" || typeof u === "function") &&
-  typeof (u as PromiseLike<unknown>).then === "function"
 
 /**
  * The all-in-one: `factory(...args)` is created once per loop and per

@@ -270,3 +270,9 @@ export const holdExitThroughErrors = (signal: NodeJS.Signals): void => {
 
 /** The exit code of a process ended by a signal: 128 plus the signal's number. @internal */
 export const signalExitCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)
+
+/** @internal */
+export const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  u !== null &&
+  (typeof u === "object" || typeof u === "function") &&
+  typeof (u as PromiseLike<unknown>).then === "function"
