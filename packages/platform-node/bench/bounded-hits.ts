@@ -6,17 +6,19 @@
  * 2). Each API has its own limit row, the baselines of groups 1 and 2, and
  * each row's ratio is to its API's limit, so that the ratios compare with
  * those groups; `× unbounded` is a bounded row's time over the unbounded row
- * of the same kind and API (the target: at most 1.5).
+ * of the same kind and API (the target: at most 1.5). The rows run in turns,
+ * one batch of each per round, and each figure is a median over the rounds (a
+ * ratio: of the two batches of one round), so that a busy machine slows the
+ * rows compared alike.
  *
  * The bounded definitions are measured twice: holding only the value hit, and
  * holding `capacity` values (full), the hit asking again and again for the
- * same one of them, the most recently used. A hit moves its value to the end
- * of the definition's order of use, so its cost may depend on how many values
- * that order holds.
+ * same one of them, the most recently used: a hit counts a use, whose cost
+ * must not depend on how many values the definition holds.
  */
 import { LoopLocal } from "@loop-local/core"
 import { Duration, Effect, ManagedRuntime } from "effect"
-import { measure, quick, report, type Row } from "../../../bench/harness.js"
+import { quick, report, type Row } from "../../../bench/harness.js"
 import { singleton, stickySingleton } from "../src/index.js"
 
 const url = "http://127.0.0.1:8080"
@@ -111,32 +113,46 @@ const rows = [
     run: inFiber(FullSingle)
   }
 ]
-const measured = await measure(
-  rows.map((r) => [r.name, r.run] as const),
-  OPS
-)
+/** ns per operation of one batch. */
+const batch = async (run: () => Promise<unknown>): Promise<number> => {
+  const started = process.hrtime.bigint()
+  await run()
+  return Number(process.hrtime.bigint() - started) / OPS
+}
+const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const ROUNDS = quick ? 40 : 600
+const times = rows.map(() => [] as Array<number>)
+for (let round = 0; round < ROUNDS + 20; round++) {
+  const ns = []
+  for (const row of rows) ns.push(await batch(row.run))
+  // The first rounds warm the code up.
+  if (round >= 20) for (const [i, t] of ns.entries()) times[i]!.push(t)
+}
+const index = (name: string) => {
+  const i = rows.findIndex((r) => r.name === name)
+  if (i < 0) throw new Error(`no row ${name}`)
+  return i
+}
+/** The median over the rounds of a row's batch over another's of the same round. */
+const ratioOf = (name: string, to: string) => {
+  const [a, b] = [times[index(name)]!, times[index(to)]!]
+  return median(a.map((t, r) => t / b[r]!))
+}
 
 // Every bounded definition must still hold its values: a hit on an evicted value would be a miss, not a hit.
 const held = (await runtime.runPromise(LoopLocal.inspect)).length
 if (held !== 2 * CAPACITY + 3) throw new Error(`the Effect loop holds ${held} values, expected ${2 * CAPACITY + 3}`)
 
-const nsOf = (name: string) => {
-  const row = measured.find((m) => m.name === name)
-  if (row === undefined) throw new Error(`no row ${name}`)
-  return row.nsPerOp
-}
 const group = "7. Bounded hits (ratio: to the API's limit; × unbounded: to the same hit without bounds)"
 report(
-  rows.map((r): Row => {
-    const ns = nsOf(r.name)
-    const limit = nsOf(r.name.startsWith("Promise:") ? PROMISE_LIMIT : EFFECT_LIMIT)
-    return {
+  rows.map(
+    (r, i): Row => ({
       group,
       name: r.name,
-      nsPerOp: ns,
-      ratio: ns / limit,
-      ...(r.of === undefined ? {} : { extra: { "× unbounded": Number((ns / nsOf(r.of)).toFixed(2)) } })
-    }
-  })
+      nsPerOp: median([...times[i]!]),
+      ratio: ratioOf(r.name, r.name.startsWith("Promise:") ? PROMISE_LIMIT : EFFECT_LIMIT),
+      ...(r.of === undefined ? {} : { extra: { "× unbounded": Number(ratioOf(r.name, r.of).toFixed(2)) } })
+    })
+  )
 )
 await runtime.dispose()
