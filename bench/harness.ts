@@ -1,9 +1,8 @@
 /**
  * Shared by the benchmark groups: each group runs in a process of its own
- * (started by bench/run.ts), measures its rows with tinybench, and prints them
+ * (started by bench/run.ts), measures its rows in turns, and prints them
  * as one JSON line that the runner collects.
  */
-import { Bench } from "tinybench"
 
 export const quick = process.argv.includes("--quick")
 
@@ -19,19 +18,29 @@ export interface Row {
 /**
  * Measures each task's median time and divides it by `opsPerRun`: tasks run a
  * batch of operations per call, so that the timer's own cost is spread thin.
+ * The tasks run in turns, one batch of each per round, until the group has
+ * had its time: a busy machine slows the rows compared alike, where timing
+ * one row after the other moved a row's ratio by half between runs.
  */
 export const measure = async (
   tasks: ReadonlyArray<readonly [name: string, run: () => unknown]>,
   opsPerRun: number
 ): Promise<Array<{ name: string; nsPerOp: number }>> => {
-  const bench = new Bench({ time: quick ? 100 : 1_500, warmupTime: quick ? 20 : 300, warmupIterations: 5 })
-  for (const [name, run] of tasks) bench.add(name, run)
-  await bench.run()
-  return bench.tasks.map((task) => {
-    const latency = (task.result as { latency?: { p50?: number } }).latency
-    if (latency?.p50 === undefined)
-      throw new Error(`benchmark ${task.name} did not run: ${JSON.stringify(task.result)}`)
-    return { name: task.name, nsPerOp: (latency.p50 * 1e6) / opsPerRun }
+  const times = tasks.map(() => [] as Array<number>)
+  const round = async (keep: boolean) => {
+    for (const [i, [, run]] of tasks.entries()) {
+      const started = process.hrtime.bigint()
+      await run()
+      if (keep) times[i]!.push(Number(process.hrtime.bigint() - started))
+    }
+  }
+  const warmUntil = Date.now() + (quick ? 20 : 300) * tasks.length
+  for (let r = 0; r < 5 || Date.now() < warmUntil; r++) await round(false)
+  const until = Date.now() + (quick ? 100 : 1_500) * tasks.length
+  for (let r = 0; r < 15 || Date.now() < until; r++) await round(true)
+  return tasks.map(([name], i) => {
+    const sorted = times[i]!.sort((a, b) => a - b)
+    return { name, nsPerOp: sorted[Math.floor(sorted.length / 2)]! / opsPerRun }
   })
 }
 
