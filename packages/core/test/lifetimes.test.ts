@@ -114,3 +114,39 @@ describe("interrupting the first caller of a key", () => {
     }
   })
 })
+
+describe("a value whose acquisition registers finalizers from two fibers", () => {
+  const burn = (n: number): Effect.Effect<void> =>
+    n === 0 ? Effect.void : Effect.flatMap(Effect.void, () => burn(n - 1))
+
+  // A value's scope keeps its first finalizer in a field and becomes an Effect Scope at the second. That step took
+  // two effects: when the scheduler yielded between them (every 2,048 ops, here after a burn of about 1,010), the
+  // other fiber's finalizer went into the new scope before the first one, and the first was released before it.
+  it("releases its first finalizer last, wherever the scheduler yields", async () => {
+    const wrong: Array<string> = []
+    for (let n = 950; n < 1_100; n++) {
+      const log: Array<string> = []
+      const loop = Binding.makeLoop()
+      const Value = LoopLocal.stickySingleton((k: number) =>
+        Effect.gen(function* () {
+          yield* Effect.addFinalizer(() => Effect.sync(() => log.push("first")))
+          yield* Effect.all(
+            [
+              Effect.zipRight(
+                burn(n),
+                Effect.addFinalizer(() => Effect.sync(() => log.push("a")))
+              ),
+              Effect.addFinalizer(() => Effect.sync(() => log.push("b")))
+            ],
+            { concurrency: 2, discard: true }
+          )
+          return k
+        })
+      )
+      await loop.runPromise(Value(n))
+      await Binding.close(loop)
+      if (log.length !== 3 || log.at(-1) !== "first") wrong.push(`burn ${n}: ${log.join(",")}`)
+    }
+    expect(wrong).toEqual([])
+  })
+})

@@ -46,7 +46,7 @@ export class ConstructionScope implements Scope.Scope, Release {
         this.held = finalizer
         return Effect.void
       }
-      return Effect.flatMap(this.promoted(), (scope) => Scope.addFinalizerExit(scope, finalizer))
+      return Scope.addFinalizerExit(this.promoted(), finalizer)
     })
   }
 
@@ -54,19 +54,21 @@ export class ConstructionScope implements Scope.Scope, Release {
     return Effect.suspend(() => {
       const closedWith = this.closedWith
       if (closedWith !== undefined) return Effect.tap(Scope.make(strategy), (child) => Scope.close(child, closedWith))
-      return Effect.flatMap(this.promoted(), (scope) => Scope.fork(scope, strategy))
+      return Scope.fork(this.promoted(), strategy)
     })
   }
 
-  /** The Effect `Scope` it becomes, holding the finalizer registered so far first, so that it is closed last. */
-  private promoted(): Effect.Effect<Scope.CloseableScope> {
-    return Effect.flatMap(Scope.make(), (scope) => {
-      const held = this.held
-      // Another fiber may have promoted it meanwhile (a fiber yields between steps): that scope is the one.
-      if (held !== undefined && typeof held !== "function") return Effect.succeed(held)
-      this.held = scope
-      return held === undefined ? Effect.succeed(scope) : Effect.as(Scope.addFinalizerExit(scope, held), scope)
-    })
+  /**
+   * The Effect `Scope` it becomes, holding the finalizer registered so far first, so that it is closed last. Made
+   * in one synchronous step: a fiber that yielded halfway would let another fiber's finalizer in before the first.
+   */
+  private promoted(): Scope.CloseableScope {
+    const held = this.held
+    if (held !== undefined && typeof held !== "function") return held
+    const scope = Effect.runSync(Scope.make())
+    if (held !== undefined) Effect.runSync(Scope.addFinalizerExit(scope, held))
+    this.held = scope
+    return scope
   }
 
   /** Runs its finalizers, last registered first, once. */
