@@ -596,6 +596,8 @@ interface Construction {
   readonly behavior: Behavior
   readonly start: number
   end: number | undefined
+  /** A Promise `singleton`'s: when its Promise's reactions ran, the library's among them (its completion to the bounds). */
+  resolved: number | undefined
   outcome: "ok" | "failed" | "interrupted" | undefined
   readonly parts: Array<Array<number>>
   /** Its resource exists (its acquireRelease acquired, or a Promise value came): it must be released exactly once. */
@@ -710,6 +712,7 @@ class World {
       behavior: effective(prim, drawn, this.probing),
       start: this.now(),
       end: undefined,
+      resolved: undefined,
       outcome: undefined,
       parts: [],
       acquired: false,
@@ -775,7 +778,8 @@ class World {
       this.idleMargin = idleFor - bound.idleMs
     }
     if (bound.capacity !== undefined) {
-      const completed = (z: Construction) => (z.prim === "promiseSingleton" ? z.start : z.end!)
+      // A Promise `singleton`'s value is a pending construction to the bounds until its Promise resolves.
+      const completed = (z: Construction) => (z.prim === "promiseSingleton" ? (z.resolved ?? z.start) : z.end!)
       const others = this.constructions.filter(
         (z) =>
           z.loop === c.loop &&
@@ -1183,7 +1187,13 @@ const runScenario = async (s: Scenario, logs: ReadonlyArray<Logged>): Promise<Wo
       const promise = promiseResource(world, "promiseSingleton", key, render)
       inFlight.add(promise)
       const settled = () => void inFlight.delete(promise)
-      promise.then(settled, settled)
+      promise.then((c) => {
+        // After the library's own reaction, registered when this returns: when the bounds took it as completed.
+        queueMicrotask(() => {
+          c.resolved = world.now()
+        })
+        settled()
+      }, settled)
       return promise
     }, promiseOptionsOf("promiseSingleton"))
   )
