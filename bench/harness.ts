@@ -59,3 +59,28 @@ export const withRatios = (
 export const report = (rows: ReadonlyArray<Row>): void => {
   console.log(`BENCH_ROWS ${JSON.stringify(rows)}`)
 }
+
+/**
+ * The heap in use once the event loop has turned and full collections have
+ * run (needs --expose-gc). Ten rounds: V8 shrinks a table that a collection
+ * emptied only at a later one, so fewer let a previous pass's garbage be
+ * counted against the next.
+ */
+export const settledHeap = async (): Promise<number> => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error("run with --expose-gc")
+  for (let i = 0; i < 10; i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  return process.memoryUsage().heapUsed
+}
+
+/** Bytes per entry, over `entries`, that `fill` leaves retained while what it returns is kept alive. */
+export const bytesPerEntry = async (entries: number, fill: () => Promise<unknown>): Promise<number> => {
+  const before = await settledHeap()
+  const held = await fill()
+  const after = await settledHeap()
+  if (held === undefined) throw new Error("nothing held")
+  return (after - before) / entries
+}

@@ -10,39 +10,22 @@
  * The ns/op column holds bytes.
  */
 import { Effect, RcMap, Scope } from "effect"
-import { quick, report, withRatios } from "../../../bench/harness.js"
+import { bytesPerEntry, quick, report, withRatios } from "../../../bench/harness.js"
 import { LoopLocal } from "../src/index.js"
 import * as Binding from "../src/internal/binding.js"
 
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error("run with --expose-gc")
 const ENTRIES = quick ? 20_000 : 100_000
 const keys = Array.from({ length: ENTRIES }, (_, i) => `key-${i}`)
 const releaseNothing = () => Effect.void
 const resource = (key: string) => Effect.acquireRelease(Effect.succeed({ key }), releaseNothing)
 
-const settle = async () => {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-  }
-  return process.memoryUsage().heapUsed
-}
-
-/** Bytes per entry that `fill` leaves retained while what it returns is kept alive. */
-const bytesPerEntry = async (fill: () => Promise<unknown>) => {
-  const before = await settle()
-  const held = await fill()
-  const after = await settle()
-  if (held === undefined) throw new Error("nothing held")
-  return (after - before) / ENTRIES
-}
+const perEntry = (fill: () => Promise<unknown>) => bytesPerEntry(ENTRIES, fill)
 
 // Each row's loop is made and used once before the heap is first read, so that no row counts a loop.
 const onLoop = async <A>(fill: () => Effect.Effect<A, never, LoopLocal.LoopLocal>) => {
   const loop = Binding.makeLoop()
   await loop.runPromise(LoopLocal.storage)
-  return bytesPerEntry(async () => [loop, await loop.runPromise(fill())])
+  return perEntry(async () => [loop, await loop.runPromise(fill())])
 }
 
 const stickyRow = async (name: string, wrap: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => ({
@@ -56,7 +39,7 @@ const stickyRow = async (name: string, wrap: <A, E, R>(effect: Effect.Effect<A, 
 const measured = [
   {
     name: "Scope + acquireRelease (baseline)",
-    nsPerOp: await bytesPerEntry(() =>
+    nsPerOp: await perEntry(() =>
       Effect.runPromise(
         Effect.forEach(keys, (key) =>
           Effect.flatMap(Scope.make(), (scope) => Effect.as(Scope.extend(resource(key), scope), scope))
@@ -75,7 +58,7 @@ const measured = [
   },
   {
     name: "Effect.cachedFunction",
-    nsPerOp: await bytesPerEntry(() =>
+    nsPerOp: await perEntry(() =>
       Effect.runPromise(
         Effect.flatMap(
           Effect.cachedFunction((key: string) => Effect.succeed({ key })),
@@ -86,7 +69,7 @@ const measured = [
   },
   {
     name: "RcMap.get, every key held in one scope",
-    nsPerOp: await bytesPerEntry(async () => {
+    nsPerOp: await perEntry(async () => {
       const scope = Effect.runSync(Scope.make())
       await Effect.runPromise(
         Scope.extend(

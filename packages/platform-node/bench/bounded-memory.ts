@@ -11,11 +11,9 @@
  * ratio is to the capacity-bound loop after 1,000 keys (flat: 1.0 at every
  * count).
  */
-import { quick, report, type Row } from "../../../bench/harness.js"
+import { quick, report, type Row, settledHeap } from "../../../bench/harness.js"
 import { currentLoop, run, stickySingleton } from "../src/index.js"
 
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error("run with --expose-gc")
 // The quick mode scales the capacity down by 10 and the counts by 10 to 100, so that it stays short.
 const CAPACITY = quick ? 100 : 1_000
 const checkpoints = quick ? [100, 500, 1_000] : [1_000, 10_000, 100_000]
@@ -23,16 +21,6 @@ const keys = Array.from({ length: checkpoints.at(-1)! }, (_, i) => `tenant-${i}`
 let released = 0
 const release = () => {
   released++
-}
-
-const settle = async () => {
-  // Rounds enough for a heap that a previous pass left large to shrink back (V8 shrinks a table emptied by a
-  // collection only at a later one), so that it is not counted against the next pass.
-  for (let i = 0; i < 10; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-  }
-  return process.memoryUsage().heapUsed
 }
 
 type Measured = { readonly name: string; readonly nsPerOp: number; readonly extra: Record<string, number> }
@@ -43,7 +31,7 @@ const pass = async (capacity: number | undefined, checkpoints: ReadonlyArray<num
   const measured: Array<Measured> = []
   released = 0
   await run(async () => {
-    const before = await settle()
+    const before = await settledHeap()
     const pool = stickySingleton((key: string) => ({ key }), { release, capacity })
     let seen = 0
     let previous = 0
@@ -52,7 +40,7 @@ const pass = async (capacity: number | undefined, checkpoints: ReadonlyArray<num
       for (; seen < count; seen++) await pool(keys[seen]!)
       const usPerKey = ((performance.now() - started) * 1_000) / (count - previous)
       previous = count
-      const bytes = (await settle()) - before
+      const bytes = (await settledHeap()) - before
       const held = currentLoop().inspect().length
       if (held !== Math.min(count, capacity ?? count))
         throw new Error(`${way}: the loop holds ${held} values after ${count} keys`)

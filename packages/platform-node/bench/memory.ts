@@ -6,36 +6,19 @@
  * kept alive, so that no row counts them. The ns/op column holds bytes.
  */
 import pMemoize from "p-memoize"
-import { quick, report, withRatios } from "../../../bench/harness.js"
+import { bytesPerEntry, quick, report, withRatios } from "../../../bench/harness.js"
 import { singleton, stickySingleton } from "../src/index.js"
 
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error("run with --expose-gc")
 const ENTRIES = quick ? 20_000 : 100_000
 const releaseNothing = () => {}
 const keys = Array.from({ length: ENTRIES }, (_, i) => `key-${i}`)
 
-const settle = async () => {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-  }
-  return process.memoryUsage().heapUsed
-}
-
-/** Bytes per entry that `fill` leaves retained while `hold` keeps its cache alive. */
-const bytesPerEntry = async (fill: () => Promise<unknown>) => {
-  const before = await settle()
-  const held = await fill()
-  const after = await settle()
-  if (held === undefined) throw new Error("nothing held")
-  return (after - before) / ENTRIES
-}
+const perEntry = (fill: () => Promise<unknown>) => bytesPerEntry(ENTRIES, fill)
 
 const measured = [
   {
     name: "bare Map",
-    nsPerOp: await bytesPerEntry(async () => {
+    nsPerOp: await perEntry(async () => {
       const map = new Map<string, { key: string }>()
       for (const key of keys) map.set(key, { key })
       return map
@@ -43,7 +26,7 @@ const measured = [
   },
   {
     name: "p-memoize",
-    nsPerOp: await bytesPerEntry(async () => {
+    nsPerOp: await perEntry(async () => {
       const memoized = pMemoize(async (key: string) => ({ key }))
       for (const key of keys) await memoized(key)
       return memoized
@@ -52,7 +35,7 @@ const measured = [
   // Ours on the default loop, which stays open while the heap is read.
   {
     name: "singleton",
-    nsPerOp: await bytesPerEntry(async () => {
+    nsPerOp: await perEntry(async () => {
       const cached = singleton((key: string) => ({ key }))
       for (const key of keys) cached(key)
       return cached
@@ -60,7 +43,7 @@ const measured = [
   },
   {
     name: "stickySingleton",
-    nsPerOp: await bytesPerEntry(async () => {
+    nsPerOp: await perEntry(async () => {
       // The same small value as the other rows, released by one shared function.
       const pool = stickySingleton((key: string) => ({ key }), { release: releaseNothing })
       await Promise.all(keys.map((key) => pool(key)))
