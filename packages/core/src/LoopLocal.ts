@@ -419,7 +419,7 @@ export const atExit = <R>(finalizer: Effect.Effect<unknown, never, R>): Effect.E
   requireEffect("atExit", finalizer)
   return loops.withLoop((loop, fiber) => {
     const release = Effect.asVoid(Effect.provide(finalizer, fiber.currentContext as Context.Context<R>))
-    acquire.insertReady(loop, undefined, "atExit", undefined, undefined, release)
+    acquire.insertReady(loop, undefined, "atExit", undefined, undefined, { run: () => release })
     return Effect.void
   })
 }

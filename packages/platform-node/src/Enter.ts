@@ -36,7 +36,7 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
     const releaseValue = internal.releaseOf(value, given)
     if (releaseValue instanceof TypeError) return Promise.reject(releaseValue)
     try {
-      core.insert({ loop, kind: "enter", key: value, value, release: releaseValue.run(value) })
+      core.insert({ loop, kind: "enter", key: value, value, release: releaseValue })
     } catch (error) {
       return Promise.reject(error)
     }
@@ -118,7 +118,7 @@ export const sticky = <A extends AsyncDisposable | Disposable>(value: A): A => {
   if (core.lookup({ loop, owner: identity, key: value }) === undefined) {
     const release = internal.releaseOf(value, undefined)
     if (release instanceof TypeError) throw release
-    core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release: release.run(value) })
+    core.insert({ loop, owner: identity, kind: "sticky", key: value, value, release })
   }
   return viewOf(value)
 }

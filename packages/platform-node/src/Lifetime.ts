@@ -140,7 +140,7 @@ export const storage = (): Map<unknown, unknown> => core.storage(internal.curren
  */
 export const atExit = (fn: () => unknown): void => {
   internal.requireFunction("atExit's argument", fn)
-  core.insert({ loop: internal.currentLoop(), kind: "atExit", release: internal.releaseEffect(fn) })
+  core.insert({ loop: internal.currentLoop(), kind: "atExit", release: { run: () => internal.releaseEffect(fn) } })
 }
 
 /**

@@ -10,7 +10,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type * as LoopLocal from "../LoopLocal.js"
-import { constructionsIn, Entry, exitOf, type Owner, PENDING, small, waitsForItself } from "./entry.js"
+import { constructionsIn, Entry, exitOf, type Owner, PENDING, type Release, small, waitsForItself } from "./entry.js"
 import { assertOpen, type LoopImpl, loopOf, tableOf, unusable } from "./loop.js"
 import { touch, track } from "./evict.js"
 import { construction, type Mode } from "./construction.js"
@@ -130,7 +130,7 @@ const construct = <A, E, R>(
 /**
  * Stores a value that is already there (a synchronous result, a registered
  * finalizer) as a ready entry of `table` (or of no table), with an optional
- * release for the loop's close. `untracked`: a bounded owner's order of use
+ * release for the loop's close, given the value. `untracked`: a bounded owner's order of use
  * takes it later, when the caller says it completed (a Promise that settles).
  *
  * @internal
@@ -141,7 +141,7 @@ export const insertReady = (
   kind: LoopLocal.EntryKind,
   key: unknown,
   value: unknown,
-  release: Effect.Effect<void> | undefined,
+  release: Release | undefined,
   untracked = false
 ): Entry => {
   assertOpen(loop)
@@ -150,7 +150,7 @@ export const insertReady = (
   entry.acquiredAt = small(Date.now() - loop.startedAt)
   entry.seq = ++loop.completed
   if (release !== undefined) {
-    entry.release = { run: () => release }
+    entry.release = release
     loop.releases.add(entry)
   }
   if (table !== undefined) {

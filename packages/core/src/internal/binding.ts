@@ -18,7 +18,7 @@ import type * as LoopLocal from "../LoopLocal.js"
 import { insertReady } from "./acquire.js"
 import { closeIfEmpty } from "./close.js"
 import { type Acquired, construction } from "./construction.js"
-import { type Construction, Constructing, Entry, type Owner, type Pending, small } from "./entry.js"
+import { type Construction, Constructing, Entry, type Owner, type Pending, type Release, small } from "./entry.js"
 import { closedError } from "./errors.js"
 import { forget, invalidate as invalidateEffect, touch, track } from "./evict.js"
 import { isStructural, snapshot } from "./key.js"
@@ -197,7 +197,7 @@ export const insert = (options: {
   readonly kind: LoopLocal.EntryKind
   readonly key?: unknown
   readonly value?: unknown
-  readonly release?: Effect.Effect<void> | undefined
+  readonly release?: Release | undefined
 }): Entry => {
   const { loop, owner, value } = options
   const table = owner === undefined ? undefined : tableOf(loop, owner)
