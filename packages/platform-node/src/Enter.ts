@@ -31,16 +31,18 @@ export function enter<A>(value: A | PromiseLike<A>, release?: (value: A) => unkn
   if (release !== undefined) internal.requireFunction("enter's release", release)
   const loop = internal.currentLoop()
   const given = release === undefined ? undefined : internal.releaseWith(release)
-  if (!internal.isThenable(value)) {
-    // A value that is there already needs no construction (nor its fiber): it joins the release order now.
-    const releaseValue = internal.releaseOf(value, given)
-    if (releaseValue instanceof TypeError) return Promise.reject(releaseValue)
-    try {
+  // A value that is there already needs no construction (nor its fiber): it joins the release order now. Whatever
+  // throws on the way (a closed loop, a getter of `then` or of its dispose method) rejects, as it would in an
+  // async function.
+  try {
+    if (!internal.isThenable(value)) {
+      const releaseValue = internal.releaseOf(value, given)
+      if (releaseValue instanceof TypeError) return Promise.reject(releaseValue)
       core.insert({ loop, kind: "enter", key: value, value, release: releaseValue })
-    } catch (error) {
-      return Promise.reject(error)
+      return Promise.resolve(value)
     }
-    return Promise.resolve(value)
+  } catch (error) {
+    return Promise.reject(error)
   }
   // `start` only returns `value`, so no user code runs as this construction: it is in no table.
   const construction = { loop, table: undefined, kind: "enter" as const, key: value, settled: false }

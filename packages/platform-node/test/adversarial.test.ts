@@ -172,3 +172,26 @@ describe("deadlines are validated where they are given", () => {
     expect(released).toBe(true)
   })
 })
+
+describe("enter of a value whose properties throw when read", () => {
+  // `enter` of a value that is there already reads its `then` and its dispose method itself, outside any Promise:
+  // a getter that throws must reject the call, as in an async function, not throw from it.
+  it("rejects, whether `then` or `Symbol.dispose` throws", async () => {
+    const hostile = (name: PropertyKey) =>
+      new Proxy(
+        {},
+        {
+          get: (_target, property) => {
+            if (property === name) throw new Error(`read of ${String(property)}`)
+            return undefined
+          }
+        }
+      )
+    await run(async () => {
+      const byThen = (() => enter(hostile("then") as Disposable))()
+      await expect(byThen).rejects.toThrow("read of then")
+      const byDispose = (() => enter(hostile(Symbol.dispose) as Disposable))()
+      await expect(byDispose).rejects.toThrow(`read of ${String(Symbol.dispose)}`)
+    })
+  })
+})
