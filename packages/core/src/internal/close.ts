@@ -10,7 +10,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import type * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as LoopLocal from "../LoopLocal.js"
 import { type Entry, keyText, small, tellWaiters } from "./entry.js"
@@ -20,21 +19,15 @@ import { logRelease, makesSpans, span } from "./observe.js"
 import { nextTurn, startTimer, stopSweeps, stopTimer } from "./timers.js"
 
 /**
- * Waits for `wait` until the deadline (ms since the epoch). The wait itself is
- * interruptible: a close runs as a scope finalizer, uninterruptibly, and a
- * timeout can only stop a wait it can interrupt.
+ * Whether every fiber has ended by the deadline (ms since the epoch). It
+ * watches the fibers and sets one timer, where a timeout would race a sleep
+ * on fibers of its own: a cost every close that waits would pay. Its own
+ * timer ends it, so it holds even where it cannot be interrupted (a close runs
+ * as a scope finalizer, uninterruptibly).
  *
  * @internal
  */
-export const waitUntil = <A>(wait: Effect.Effect<A>, deadline: number): Effect.Effect<Option.Option<A>> =>
-  Effect.timeoutOption(Effect.interruptible(wait), Math.max(0, deadline - Date.now()))
-
-/**
- * Whether every fiber has ended by the deadline (ms since the epoch). It
- * watches the fibers and sets one timer, where a timeout would race a sleep
- * on fibers of its own: a cost every close that waits would pay.
- */
-const endedBy = (
+export const endedBy = (
   fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>,
   deadline: number
 ): Effect.Effect<boolean> =>

@@ -12,7 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import type * as LoopLocal from "../LoopLocal.js"
-import { record, release, waitUntil } from "./close.js"
+import { endedBy, record, release } from "./close.js"
 import type { Entry } from "./entry.js"
 import type { KeyTable } from "./table.js"
 import { nextTurn, startSweep, startWatch, stopSweep, stopTimer } from "./timers.js"
@@ -75,9 +75,10 @@ export const invalidate = (owner: Owner, key: unknown): Effect.Effect<void, neve
       )
       loop.evicting.set(fiber, entry)
       fiber.addObserver(() => loop.evicting.delete(fiber))
-      const done = yield* waitUntil(Fiber.join(fiber), Date.now() + loop.deadlineMs)
-      if (done._tag === "None") return yield* Effect.die(abandoned(entry.kind, text, loop.deadlineMs))
-      return yield* done.value
+      if (!(yield* endedBy([fiber], Date.now() + loop.deadlineMs)))
+        return yield* Effect.die(abandoned(entry.kind, text, loop.deadlineMs))
+      // The fiber's value is the release's exit: its failure is this invalidation's.
+      return yield* Effect.flatten(Fiber.join(fiber))
     })
   )
 
